@@ -74,7 +74,9 @@ def to_rotvec(q: Tensor) -> Tensor:
     q = torch.where(q[..., :1] < 0, -q, q)
     sin_half = torch.linalg.vector_norm(q[..., 1:], dim=-1, keepdim=True)
     angle = 2.0 * torch.atan2(sin_half, q[..., :1])
-    scale = torch.where(sin_half < 1e-8, torch.full_like(angle, 2.0), angle / sin_half.clamp_min(1e-8))
+    scale = torch.where(
+        sin_half < 1e-8, torch.full_like(angle, 2.0), angle / sin_half.clamp_min(1e-8)
+    )
     return scale * q[..., 1:]
 
 

@@ -116,7 +116,9 @@ class HumanMotion:
         if self.fps <= 0 or not np.isfinite(self.fps):
             problems.append(f"frame rate must be positive, got {self.fps}")
         if self.joint_pos_w.ndim != 3 or self.joint_pos_w.shape[1:] != (k, 3):
-            problems.append(f"joint positions have shape {self.joint_pos_w.shape}, expected (T, {k}, 3)")
+            problems.append(
+                f"joint positions have shape {self.joint_pos_w.shape}, expected (T, {k}, 3)"
+            )
         elif self.joint_pos_w.shape[0] == 0:
             problems.append("motion has zero frames")
         elif not np.all(np.isfinite(self.joint_pos_w)):
@@ -124,7 +126,10 @@ class HumanMotion:
             problems.append(f"non-finite joint position (NaN or inf) at frame {bad}")
         if self.parents.shape != (k,):
             problems.append(f"parents has shape {self.parents.shape}, expected ({k},)")
-        if self.joint_quat_w is not None and self.joint_quat_w.shape != (*self.joint_pos_w.shape[:2], 4):
+        if self.joint_quat_w is not None and self.joint_quat_w.shape != (
+            *self.joint_pos_w.shape[:2],
+            4,
+        ):
             problems.append(f"joint orientations have shape {self.joint_quat_w.shape}")
         unknown = [c for c in self.canonical if c not in CANONICAL_JOINTS]
         missing = [s for s in self.canonical.values() if s not in self.joint_names]
@@ -133,4 +138,6 @@ class HumanMotion:
         if missing:
             problems.append(f"canonical map names joints not in the skeleton: {missing}")
         if problems:
-            raise InputFileError(Path(self.source) if self.source else "<motion>", "; ".join(problems))
+            raise InputFileError(
+                Path(self.source) if self.source else "<motion>", "; ".join(problems)
+            )
