@@ -1,0 +1,46 @@
+"""File helpers shared by every stage: atomic writes and content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from humimic.errors import HumimicError
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object], suffix: str = "") -> Path:
+    """Write through ``write(tmp_path)`` into a temporary file, then rename onto ``path``.
+
+    Readers never see a half-written file, and a failure leaves no file behind.
+
+    Raises:
+        HumimicError: if the folder cannot be written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent
+        )
+    except OSError as err:
+        raise HumimicError(f"{path}: cannot write output ({err.strerror or err})") from err
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,199 @@
+"""Which motion format a file is, and one entry point that reads any human motion.
+
+Detection looks at the extension and, for ``.npz`` and pickles, at the stored key names only
+(``.npz`` member names via ``np.load(allow_pickle=False)``; pickle opcodes are scanned with
+:mod:`pickletools`, never executed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickletools
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from humimic.errors import ConfigError, InputFileError
+from humimic.motion.human import HumanMotion
+from humimic.motion.skeleton_map import load_skeleton_map, resolve_canonical_map
+
+FORMATS: tuple[str, ...] = (
+    "bvh",
+    "asf/amc",
+    "smpl",
+    "gvhmr",
+    "joints",
+    "humimic_clip",
+    "beyondmimic",
+    "lafan_csv",
+    "pbhc_pkl",
+    "smpl_model",
+)
+"""Every name :func:`detect_format` can return."""
+
+HUMAN_FORMATS: tuple[str, ...] = ("bvh", "asf/amc", "smpl", "gvhmr", "joints")
+"""Formats :func:`read_human_motion` reads."""
+
+_EXTENSIONS = {
+    ".bvh": "bvh",
+    ".amc": "asf/amc",
+    ".asf": "asf/amc",
+    ".pt": "gvhmr",
+    ".pth": "gvhmr",
+    ".csv": "lafan_csv",
+}
+_SMPL_MODEL_KEYS = {"J_regressor", "shapedirs", "v_template", "kintree_table"}
+_PBHC_KEYS = {"root_trans_offset", "pose_aa", "dof", "root_rot"}
+_PICKLE_SCAN_BYTES = 1 << 20
+
+
+def detect_format(path: str | Path) -> str:
+    """Name of the motion format of ``path`` (one of :data:`FORMATS`).
+
+    Raises:
+        InputFileError: The file is missing, unreadable, or of no known format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "is not a file" if path.exists() else "file not found")
+    suffix = path.suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if suffix == ".npz":
+        return _npz_format(path)
+    if suffix in (".pkl", ".pickle"):
+        return _pickle_format(path)
+    raise InputFileError(
+        path,
+        f"unknown motion format {suffix or '(no extension)'!r}; expected .bvh, .amc, .npz, "
+        ".pt, .csv or .pkl",
+    )
+
+
+def _npz_format(path: Path) -> str:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputFileError(path, f"not a readable .npz file ({exc})") from None
+    if "schema_version" in keys:
+        return "humimic_clip"
+    if {"body_pos_w", "joint_pos"} <= keys:
+        return "beyondmimic"
+    if "joint_names" in keys and keys & {"joint_pos", "positions"}:
+        return "joints"
+    if "trans" in keys and keys & {"poses", "pose_body", "root_orient"}:
+        return "smpl"
+    if len(_SMPL_MODEL_KEYS & keys) >= 2:
+        return "smpl_model"
+    shown = ", ".join(sorted(keys)[:12])
+    raise InputFileError(path, f"unknown .npz content (keys: {shown})")
+
+
+def _pickle_format(path: Path) -> str:
+    strings = _pickle_strings(path)
+    if len(_SMPL_MODEL_KEYS & strings) >= 2:
+        return "smpl_model"
+    if len(_PBHC_KEYS & strings) >= 2:
+        return "pbhc_pkl"
+    raise InputFileError(path, "pickle holds neither a robot motion nor an SMPL body model")
+
+
+def _pickle_strings(path: Path) -> set[str]:
+    """String constants at the start of a pickle (plain or zlib-compressed joblib)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_PICKLE_SCAN_BYTES)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read file ({exc.strerror})") from None
+    if head[:1] == b"\x78":  # zlib stream, as joblib writes with compress=True
+        try:
+            head = zlib.decompressobj().decompress(head, _PICKLE_SCAN_BYTES)
+        except zlib.error:
+            raise InputFileError(path, "corrupt compressed pickle") from None
+    found: set[str] = set()
+    try:
+        for _, arg, _ in pickletools.genops(head):
+            if isinstance(arg, str):
+                found.add(arg)
+            elif isinstance(arg, bytes) and len(arg) < 64:
+                found.add(arg.decode("latin-1"))
+    except Exception:  # a truncated scan is expected; keep what was read
+        pass
+    if not found:
+        raise InputFileError(path, "not a readable pickle file")
+    return found
+
+
+def read_human_motion(
+    path: str | Path,
+    *,
+    asf: Path | None = None,
+    skeleton_map: Path | None = None,
+    body_models: Path | None = None,
+    **reader_options: Any,
+) -> HumanMotion:
+    """Read any human motion file, apply the skeleton map and validate.
+
+    Args:
+        path: A ``.bvh``, ``.amc``, joint-position or AMASS ``.npz``, or GVHMR ``.pt`` file.
+        asf: Skeleton for an ``.amc`` (default: found beside it).
+        skeleton_map: User YAML ``canonical_name: joint_name`` overriding detection.
+        body_models: SMPL model folder for ``smpl``/``gvhmr`` inputs.
+        **reader_options: Passed to the format's reader (e.g. ``up_axis``, ``unit_scale``
+            for BVH, ``fps`` for AMC).
+
+    Returns:
+        A validated motion whose ``canonical`` map has every required joint.
+
+    Raises:
+        InputFileError: Unreadable file, a non-human format, or an unmappable skeleton.
+        ConfigError: A reader option the format does not take.
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt not in HUMAN_FORMATS:
+        raise InputFileError(
+            path, f"is a {fmt} file, not human motion ({', '.join(HUMAN_FORMATS)})"
+        )
+    if fmt == "asf/amc" and path.suffix.lower() == ".asf":
+        raise InputFileError(path, "is a skeleton; pass the .amc motion (with --asf if needed)")
+    reader, fixed = _reader(fmt, asf, body_models)
+    allowed = set(inspect.signature(reader).parameters) - {"path", "amc_path", *fixed}
+    unknown = sorted(set(reader_options) - allowed)
+    if unknown:
+        raise ConfigError(f"options {unknown} do not apply to {fmt} input {path}")
+    motion = reader(path, **fixed, **reader_options)
+    user_map = load_skeleton_map(skeleton_map) if skeleton_map is not None else None
+    motion.canonical = resolve_canonical_map(motion.joint_names, user_map, source=path)
+    motion.validate()
+    return motion
+
+
+def _reader(
+    fmt: str, asf: Path | None, body_models: Path | None
+) -> tuple[Callable[..., HumanMotion], dict[str, Any]]:
+    """Reader function and the keyword arguments this module fills in."""
+    if fmt == "bvh":
+        from humimic.motion.io.bvh import read_bvh
+
+        return read_bvh, {}
+    if fmt == "asf/amc":
+        from humimic.motion.io.asfamc import read_asf_amc
+
+        return read_asf_amc, {"asf_path": asf}
+    if fmt == "joints":
+        from humimic.motion.io.joints_npz import read_joints_npz
+
+        return read_joints_npz, {}
+    if fmt == "smpl":
+        from humimic.motion.io.smpl import read_smpl_npz
+
+        return read_smpl_npz, {"body_models": body_models}
+    from humimic.motion.io.smpl import read_gvhmr
+
+    return read_gvhmr, {"body_models": body_models}
