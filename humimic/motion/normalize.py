@@ -1,0 +1,183 @@
+"""Put a human motion on the ground plane, centre it, and resample it to the target frame rate.
+
+Dimension names: ``T`` frames, ``K`` joints, ``P`` ground points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from humimic.errors import ConfigError
+from humimic.geometry import quat_np
+from humimic.motion.contact import foot_points_w
+from humimic.motion.human import HumanMotion
+
+
+@dataclass
+class NormalizeCfg:
+    """Options of :func:`normalize`.
+
+    Attributes:
+        target_fps: Frame rate (Hz) to resample to.
+        ground_percentile: The ground is this percentile (0–50) of the per-frame lowest foot
+            point, so a few glitch frames (under 5 % of the clip) with a foot far below the
+            floor do not lift the whole motion, while the feet of a clip that is mostly in
+            flight still define the floor.
+        center_xy: Shift x and y so frame 0's pelvis is at x = y = 0.
+        exact_fps: Resample to exactly ``target_fps``, dropping the last partial frame period
+            (under 1/target_fps s); when False the first and last frame times are kept and the
+            rate is ``(n − 1) / duration``, within half a frame of ``target_fps``.
+    """
+
+    target_fps: float = 50.0
+    ground_percentile: float = 5.0
+    center_xy: bool = True
+    exact_fps: bool = False
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.target_fps) and self.target_fps > 0):
+            raise ConfigError(f"NormalizeCfg.target_fps must be positive, got {self.target_fps}")
+        if not (0.0 <= self.ground_percentile <= 50.0):
+            raise ConfigError(
+                f"NormalizeCfg.ground_percentile must be in [0, 50], got {self.ground_percentile}"
+            )
+
+
+def resample(motion: HumanMotion, fps: float, *, exact_fps: bool = False) -> HumanMotion:
+    """Resample a motion in time: linear for positions, slerp for ``joint_quat_w``.
+
+    Args:
+        motion: Source motion.
+        fps: Requested frame rate in Hz.
+        exact_fps: See :class:`NormalizeCfg`. By default the first and last frame times are
+            kept (duration preserved) with ``n = round(duration · fps) + 1`` frames, so the
+            result's ``fps`` is ``(n − 1) / duration``.
+
+    Returns:
+        A new motion; ``com_w`` and ``ground_points_w`` are resampled too.
+    """
+    if not (np.isfinite(fps) and fps > 0):
+        raise ConfigError(f"resample fps must be positive, got {fps}")
+    duration = motion.duration_s
+    if motion.num_frames < 2 or duration <= 0:
+        return dataclasses.replace(motion, fps=float(fps), meta=dict(motion.meta))
+    if exact_fps:
+        n = int(np.floor(duration * fps + 1e-9)) + 1
+        t_dst, fps_out = np.arange(n) / fps, float(fps)
+    else:
+        n = max(int(np.floor(duration * fps + 0.5)) + 1, 2)
+        t_dst, fps_out = np.linspace(0.0, duration, n), (n - 1) / duration
+    x = np.clip(t_dst * motion.fps, 0.0, motion.num_frames - 1)
+    i0 = np.minimum(np.floor(x).astype(np.int64), motion.num_frames - 2)
+    frac = x - i0
+
+    def lerp(a: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+        if a is None:
+            return None
+        f = frac.reshape(-1, *([1] * (a.ndim - 1)))
+        return (1.0 - f) * a[i0] + f * a[i0 + 1]
+
+    quat = None
+    if motion.joint_quat_w is not None:
+        q = motion.joint_quat_w
+        quat = quat_np.slerp(q[i0], q[i0 + 1], np.broadcast_to(frac[:, None], q[i0].shape[:-1]))
+    return dataclasses.replace(
+        motion,
+        fps=fps_out,
+        joint_pos_w=lerp(motion.joint_pos_w),
+        joint_quat_w=quat,
+        com_w=lerp(motion.com_w),
+        ground_points_w=lerp(motion.ground_points_w),
+        meta=dict(motion.meta),
+    )
+
+
+def shift(motion: HumanMotion, offset_w: NDArray[np.float64]) -> HumanMotion:
+    """Translate every position (joints, ``com_w``, ground points) by ``offset_w``.
+
+    Args:
+        motion: Source motion.
+        offset_w: ``(3,)`` constant or ``(T, 3)`` per-frame translation in metres.
+    """
+    off = np.asarray(offset_w, dtype=np.float64)
+    per_frame = off.reshape(-1, 1, 3) if off.ndim == 2 else off
+    return dataclasses.replace(
+        motion,
+        joint_pos_w=motion.joint_pos_w + per_frame,
+        com_w=None if motion.com_w is None else motion.com_w + off,
+        ground_points_w=None
+        if motion.ground_points_w is None
+        else motion.ground_points_w + per_frame,
+        meta=dict(motion.meta),
+    )
+
+
+def lowest_foot_height(motion: HumanMotion) -> NDArray[np.float64]:
+    """``(T,)`` height (m) of the lowest foot joint or ground point on each frame."""
+    feet = foot_points_w(motion)
+    z = np.concatenate([feet["left"][..., 2], feet["right"][..., 2]], axis=1)
+    if motion.ground_points_w is not None:
+        z = np.concatenate([z, motion.ground_points_w[..., 2]], axis=1)
+    return z.min(axis=1)
+
+
+def place_on_ground(motion: HumanMotion, percentile: float = 5.0) -> tuple[HumanMotion, float]:
+    """Move the motion vertically so the ground is at z = 0.
+
+    The ground height is the ``percentile`` of the per-frame lowest foot point (ankles, toes and
+    ``ground_points_w`` when present). For joint-only skeletons z = 0 is therefore the level of
+    the lowest foot joint in stance (the toe joint), not the sole, which lies a few cm lower.
+
+    Args:
+        motion: Source motion (z-up).
+        percentile: Percentile in [0, 50].
+
+    Returns:
+        The moved motion and the ground height that was subtracted from every z (m).
+    """
+    ground = float(np.percentile(lowest_foot_height(motion), percentile))
+    return shift(motion, np.array([0.0, 0.0, -ground])), ground
+
+
+def center_xy(motion: HumanMotion) -> tuple[HumanMotion, NDArray[np.float64]]:
+    """Shift x and y so the pelvis of frame 0 is at x = y = 0.
+
+    Returns:
+        The moved motion and the ``(2,)`` x, y offset that was subtracted (m).
+    """
+    xy = motion.canonical_pos_w("pelvis")[0, :2].copy()
+    return shift(motion, np.array([-xy[0], -xy[1], 0.0])), xy
+
+
+def normalize(motion: HumanMotion, cfg: NormalizeCfg) -> tuple[HumanMotion, dict[str, object]]:
+    """Ground, centre and resample a motion.
+
+    The ground is estimated on the source frames (before resampling) so glitch frames keep
+    their weight of one frame each.
+
+    Args:
+        motion: Validated source motion.
+        cfg: Options.
+
+    Returns:
+        The normalised motion and a report entry (offsets in metres, rates in Hz).
+    """
+    out, ground = place_on_ground(motion, cfg.ground_percentile)
+    xy = np.zeros(2)
+    if cfg.center_xy:
+        out, xy = center_xy(out)
+    out = resample(out, cfg.target_fps, exact_fps=cfg.exact_fps)
+    report: dict[str, object] = {
+        "ground_offset_m": round(ground, 5),
+        "xy_offset_m": [round(float(v), 5) for v in xy],
+        "source_fps": float(motion.fps),
+        "fps": round(float(out.fps), 6),
+        "frames_in": motion.num_frames,
+        "frames_out": out.num_frames,
+        "duration_s": round(out.duration_s, 6),
+    }
+    return out, report
