@@ -1,0 +1,607 @@
+"""Can the robot physically perform a clip? Kinematic and dynamic checks with verdicts.
+
+:func:`assess_clip` runs one pass over the frames with MuJoCo and returns a JSON-able report
+section: joint-limit violations, joint speeds, foot skating, ground penetration, self-collision,
+the support wrench the feet cannot provide, and the actuator torques the motion needs.
+
+Torques: ``mj_inverse`` (constraints off) gives the generalised forces ``qfrc`` of the motion,
+with ``qvel``/``qacc`` from finite differences of the clip. The root's 6-D wrench must come from
+the ground; it is distributed over the sole points of the feet in contact by non-negative least
+squares on a linearised friction cone (4 edges per point, small ridge term so the load spreads).
+What the feet cannot supply is the *unsupported* wrench (hands-on-ground motions show a large
+one); the actuator torques are ``τ = qfrc − J_cᵀ f`` on the spec joints.
+
+Dimension names: ``T`` frames, ``J`` spec joints, ``P`` active sole points, ``G`` geoms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import mujoco
+import numpy as np
+from numpy.typing import NDArray
+
+from humimic.errors import ConfigError
+from humimic.geometry import quat_np
+from humimic.motion.clip import RobotClip
+from humimic.motion.robot_clip import (
+    FEET,
+    angular_velocity_w,
+    finite_difference,
+    foot_body_id,
+    free_joint_qposadr,
+    joint_ids,
+    joint_trajectory_to_qpos,
+    robot_foot_sole_points_b,
+    smooth_time,
+)
+from humimic.robot.spec import RobotSpec
+
+F64 = NDArray[np.float64]
+VERDICTS = ("pass", "warn", "fail")
+
+
+@dataclass
+class FeasibilityCfg:
+    """Thresholds of the checks: a value above ``*_warn`` warns, above ``*_fail`` fails.
+
+    Attributes:
+        joint_limit_warn_rad, joint_limit_fail_rad: Worst excursion beyond a joint range, rad.
+        joint_speed_warn_fraction, joint_speed_fail_fraction: Peak |joint speed| / limit.
+        skating_warn_mps, skating_fail_mps: Mean horizontal speed of the contact feet, m/s
+            (per frame the slowest sole point of the foot, so pivoting on heel or toe is allowed).
+        penetration_warn_m, penetration_fail_m: Deepest robot collision geom below z = 0, m.
+        self_collision_depth_m: Robot-robot contacts deeper than this count, m.
+        self_collision_warn_fraction, self_collision_fail_fraction: Fraction of frames with one.
+        torque_warn_fraction, torque_fail_fraction: Peak |τ| / effort limit of any joint.
+        unsupported_force_warn_fraction, unsupported_force_fail_fraction: Percentile (below) of
+            the residual root force the feet cannot supply, as a fraction of the body weight.
+        unsupported_cop_warn_m, unsupported_cop_fail_m: Same percentile of the residual root
+            torque divided by the body weight, m (how far the centre of pressure would have to
+            leave the feet).
+        unsupported_percentile: Percentile over frames used for the two checks above (robust to
+            single-frame spikes of differentiated mocap).
+        friction: Friction coefficient of the linearised cone at the sole points.
+        sole_contact_band_m: A contact foot pushes through its sole points within this height
+            of its lowest one, m (a rolling foot pushes through its toes only).
+        contact_max_height_m: Sole points higher than this above the ground cannot push, even
+            when the contact mask says the foot is down, m.
+        accel_sigma_s: Gaussian smoothing (s) of ``qvel`` before differencing to ``qacc``; in
+            seconds so that 30 and 120 fps clips are smoothed alike (acceleration noise grows
+            with the frame rate squared).
+        ridge: Ridge weight that spreads the contact forces over the sole points.
+        worst_pairs: Self-colliding geom pairs listed.
+        series_joints: Joints whose torque ratio over time is stored for plots.
+    """
+
+    joint_limit_warn_rad: float = 0.01
+    joint_limit_fail_rad: float = 0.05
+    joint_speed_warn_fraction: float = 1.0
+    joint_speed_fail_fraction: float = 1.5
+    skating_warn_mps: float = 0.02
+    skating_fail_mps: float = 0.10
+    penetration_warn_m: float = 0.005
+    penetration_fail_m: float = 0.03
+    self_collision_depth_m: float = 0.005
+    self_collision_warn_fraction: float = 0.0
+    self_collision_fail_fraction: float = 0.05
+    torque_warn_fraction: float = 1.0
+    torque_fail_fraction: float = 2.0
+    unsupported_force_warn_fraction: float = 0.1
+    unsupported_force_fail_fraction: float = 0.3
+    unsupported_cop_warn_m: float = 0.05
+    unsupported_cop_fail_m: float = 0.15
+    unsupported_percentile: float = 95.0
+    friction: float = 1.0
+    sole_contact_band_m: float = 0.01
+    contact_max_height_m: float = 0.05
+    accel_sigma_s: float = 0.05
+    ridge: float = 1e-4
+    worst_pairs: int = 5
+    series_joints: int = 3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"FeasibilityCfg.{f.name} must be a number, got {value!r}")
+            if not (np.isfinite(value) and value >= 0):
+                raise ConfigError(f"FeasibilityCfg.{f.name} must be >= 0, got {value}")
+            warn = f.name.replace("_fail", "_warn")
+            if warn != f.name and getattr(self, warn) > value:
+                raise ConfigError(f"FeasibilityCfg.{warn} must not exceed {f.name} ({value})")
+        if not 0 < self.unsupported_percentile <= 100:
+            raise ConfigError("FeasibilityCfg.unsupported_percentile must be in (0, 100]")
+        for name in ("friction", "ridge"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(
+                    f"FeasibilityCfg.{name} must be positive, got {getattr(self, name)}"
+                )
+        for name in ("worst_pairs", "series_joints"):
+            if not isinstance(getattr(self, name), int):
+                raise ConfigError(f"FeasibilityCfg.{name} must be an integer")
+
+
+def assess_clip(
+    clip: RobotClip, spec: RobotSpec, model: mujoco.MjModel, cfg: FeasibilityCfg | None = None
+) -> dict[str, Any]:
+    """Check whether the robot can perform ``clip``.
+
+    Args:
+        clip: The clip; joints are matched to ``spec`` by name.
+        spec: The robot variant.
+        model: The variant's model; self-collision is only seen when it was built with
+            ``self_collision=True``. Its options are restored on return.
+        cfg: Thresholds (defaults when ``None``).
+
+    Returns:
+        JSON-able dict: ``verdict`` (worst check), ``reasons`` (one line per warn/fail),
+        ``checks`` (one entry per check, each with ``verdict`` and ``reasons``),
+        ``robot_contact`` (``mask`` (T, 2) 0/1 from the robot's sole points and its
+        ``agreement`` with the clip's mask) and ``settings``.
+
+    Raises:
+        ConfigError: The clip lacks joints of the spec or the model lacks spec joints.
+    """
+    cfg = cfg or FeasibilityCfg()
+    joint_pos = _clip_joints(clip, spec, clip.joint_pos)
+    qpos = joint_trajectory_to_qpos(model, spec, clip.root_pos_w, clip.root_quat_w, joint_pos)
+    sigma_frames = cfg.accel_sigma_s * clip.fps
+    qvel, qacc = _generalised_motion(model, spec, qpos, clip.fps, sigma_frames)
+    mask = np.asarray(clip.contact_mask) > 0.5
+    frames = _frame_pass(model, spec, qpos, qvel, qacc, mask, cfg)
+    frames["residual"], frames["tau"], frames["normal"] = _support(model, spec, frames, mask, cfg)
+    weight = float(mujoco.mj_getTotalmass(model) * np.linalg.norm(model.opt.gravity))
+    names = list(spec.joint_names)
+    checks = {
+        "joint_limits": _check_joint_limits(model, names, joint_pos, cfg),
+        "joint_speed": _check_joint_speed(spec, _clip_joints(clip, spec, clip.joint_vel), cfg),
+        "foot_skating": _check_skating(frames["soles_w"], mask, clip.fps, cfg),
+        "ground_penetration": _check_penetration(model, frames, cfg),
+        "self_collision": _check_self_collision(model, frames, cfg),
+        "support": _check_support(frames, mask, weight, cfg),
+        "torque": _check_torque(spec, frames["tau"], cfg),
+    }
+    verdict = max((c["verdict"] for c in checks.values()), key=VERDICTS.index)
+    reasons = [f"{name}: {r}" for name, c in checks.items() for r in c["reasons"]]
+    return {
+        "verdict": verdict,
+        "reasons": reasons,
+        "checks": checks,
+        "robot_contact": _robot_contact(frames["soles_w"], mask, clip.fps),
+        "settings": asdict(cfg),
+    }
+
+
+def _robot_contact(soles_w: F64, mask: NDArray[np.bool_], fps: float) -> dict[str, Any]:
+    """Contact mask of the robot's own sole points and its agreement with the clip's mask."""
+    from humimic.motion.contact import ContactCfg, contact_mask_from_points
+
+    robot = contact_mask_from_points(soles_w[:, 0], soles_w[:, 1], fps, ContactCfg())
+    return {"mask": robot.astype(int).tolist(), "agreement": float(np.mean(robot == mask))}
+
+
+def _clip_joints(clip: RobotClip, spec: RobotSpec, values: F64) -> F64:
+    """Columns of a clip's (T, J) joint array in ``spec.joint_names`` order, by name."""
+    missing = [n for n in spec.joint_names if n not in clip.joint_names]
+    if missing:
+        raise ConfigError(f"clip for {clip.variant} lacks joints {missing} of {spec.variant}")
+    return np.asarray(values, np.float64)[:, [clip.joint_index(n) for n in spec.joint_names]]
+
+
+def _generalised_motion(
+    model: mujoco.MjModel, spec: RobotSpec, qpos: F64, fps: float, sigma: float
+) -> tuple[F64, F64]:
+    """``qvel`` and ``qacc`` (T, nv) by finite differences, in MuJoCo's coordinates.
+
+    The free joint's angular velocity is in the root (body) frame, as MuJoCo stores it.
+    """
+    adr = free_joint_qposadr(model)
+    free = int(np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0])
+    dof = int(model.jnt_dofadr[free])
+    quat = qpos[:, adr + 3 : adr + 7]
+    qvel = np.zeros((qpos.shape[0], model.nv))
+    qvel[:, dof : dof + 3] = finite_difference(qpos[:, adr : adr + 3], fps)
+    omega_w = angular_velocity_w(quat, fps)
+    qvel[:, dof + 3 : dof + 6] = quat_np.rotate(quat_np.conjugate(quat), omega_w)
+    ids = joint_ids(model, spec.joint_names)
+    qvel[:, model.jnt_dofadr[ids]] = finite_difference(qpos[:, model.jnt_qposadr[ids]], fps)
+    qvel = smooth_time(qvel, sigma)
+    return qvel, finite_difference(qvel, fps)
+
+
+def _frame_pass(
+    model: mujoco.MjModel,
+    spec: RobotSpec,
+    qpos: F64,
+    qvel: F64,
+    qacc: F64,
+    mask: NDArray[np.bool_],
+    cfg: FeasibilityCfg,
+) -> dict[str, Any]:
+    """One MuJoCo pass: inverse dynamics, foot Jacobians, poses and self-contacts per frame."""
+    data = mujoco.MjData(model)
+    feet = [foot_body_id(model, spec, s) for s in FEET]
+    out = _frame_buffers(model, qpos.shape[0])
+    flags = model.opt.disableflags
+    bits = mujoco.mjtDisableBit
+    no_constraint = flags | bits.mjDSBL_CONSTRAINT
+    contacts_on = flags & ~(bits.mjDSBL_CONTACT | bits.mjDSBL_CONSTRAINT)
+    try:
+        for t in range(qpos.shape[0]):
+            data.qpos[:], data.qvel[:], data.qacc[:] = qpos[t], qvel[t], qacc[t]
+            model.opt.disableflags = no_constraint
+            mujoco.mj_inverse(model, data)
+            out["qfrc"][t] = data.qfrc_inverse
+            for i, body in enumerate(feet):
+                mujoco.mj_jacBody(model, data, out["jacp"][t, i], out["jacr"][t, i], body)
+            out["feet_pos"][t] = data.xpos[feet]
+            out["feet_mat"][t] = data.xmat[feet].reshape(2, 3, 3)
+            out["geom_pos"][t] = data.geom_xpos
+            out["geom_mat"][t] = data.geom_xmat.reshape(-1, 3, 3)
+            model.opt.disableflags = contacts_on
+            mujoco.mj_collision(model, data)
+            out["self_contacts"].extend(_self_contacts(model, data, t, cfg.self_collision_depth_m))
+    finally:
+        model.opt.disableflags = flags
+    soles = robot_foot_sole_points_b(model, spec)
+    out["soles_w"] = np.stack(
+        [
+            out["feet_pos"][:, i, None] + np.einsum("tij,pj->tpi", out["feet_mat"][:, i], soles[s])
+            for i, s in enumerate(FEET)
+        ],
+        axis=1,
+    )  # (T, 2, P, 3)
+    return out
+
+
+def _frame_buffers(model: mujoco.MjModel, t_len: int) -> dict[str, Any]:
+    """Per-frame outputs of :func:`_frame_pass` (``feet`` axis: left, right)."""
+    nv, ngeom = model.nv, model.ngeom
+    return {
+        "qfrc": np.empty((t_len, nv)),
+        "jacp": np.empty((t_len, 2, 3, nv)),
+        "jacr": np.empty((t_len, 2, 3, nv)),
+        "feet_pos": np.empty((t_len, 2, 3)),
+        "feet_mat": np.empty((t_len, 2, 3, 3)),
+        "geom_pos": np.empty((t_len, ngeom, 3)),
+        "geom_mat": np.empty((t_len, ngeom, 3, 3)),
+        "self_contacts": [],
+    }
+
+
+def _support(
+    model: mujoco.MjModel,
+    spec: RobotSpec,
+    frames: dict[str, Any],
+    mask: NDArray[np.bool_],
+    cfg: FeasibilityCfg,
+    chunk: int = 1024,
+) -> tuple[F64, F64, F64]:
+    """Residual root wrench (T, 6), actuator torques (T, J) and total normal force (T,), N.
+
+    Frames are solved ``chunk`` at a time to bound memory on long clips.
+    """
+    free = int(np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0])
+    root = slice(int(model.jnt_dofadr[free]), int(model.jnt_dofadr[free]) + 6)
+    dofs = model.jnt_dofadr[joint_ids(model, spec.joint_names)]
+    edges = np.array([[1, 0, -1, 0], [0, 1, 0, -1], [0, 0, 0, 0.0]]) * cfg.friction
+    edges[2] = 1.0  # (3, K) cone edges, unit normal part so Σλ is the normal force
+    parts = []
+    for start in range(0, len(mask), chunk):
+        part = slice(start, start + chunk)
+        gen = _contact_generators(frames, mask, edges, cfg, part)
+        qfrc = frames["qfrc"][part]
+        lam = nonneg_ridge_lsq(gen[:, root], qfrc[:, root], cfg.ridge)
+        left = qfrc - np.einsum("tnm,tm->tn", gen, lam)
+        parts.append((left[:, root], left[:, dofs], lam.sum(axis=1)))
+    return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
+
+
+def _contact_generators(
+    frames: dict[str, Any], mask: NDArray[np.bool_], edges: F64, cfg: FeasibilityCfg, part: slice
+) -> F64:
+    """(t, nv, 2·P·K) generalised forces of unit cone-edge forces at the sole points.
+
+    Columns are zero for feet not in contact, sole points more than ``sole_contact_band_m``
+    above the foot's lowest point (or the ground), and points above ``contact_max_height_m``.
+    """
+    points = frames["soles_w"][part]
+    z = points[..., 2]
+    lowest = np.maximum(z.min(axis=2, keepdims=True), 0.0)
+    active = mask[part, :, None] & (z <= lowest + cfg.sole_contact_band_m)  # (t, 2, P)
+    active &= z <= cfg.contact_max_height_m
+    arm = points - frames["feet_pos"][part, :, None]  # (t, 2, P, 3)
+    arm_x_edge = np.cross(arm[:, :, :, None, :], edges.T)  # (t, 2, P, K, 3)
+    # Generalised force of a unit edge force e at point p: Jpᵀ e + Jrᵀ (r × e).
+    gen = np.einsum("tfcn,ck->tnfk", frames["jacp"][part], edges)[:, :, :, None, :]
+    gen = gen + np.einsum("tfcn,tfpkc->tnfpk", frames["jacr"][part], arm_x_edge)
+    return (gen * active[:, None, :, :, None]).reshape(len(z), gen.shape[1], -1)
+
+
+def nonneg_ridge_lsq(a: F64, b: F64, ridge: float, max_iter: int = 50) -> F64:
+    """Batched ``argmin_{λ≥0} ½|aλ − b|² + ½ ridge |λ|²`` by semismooth Newton on the dual.
+
+    The dual variable ``z = b − aλ`` is the residual (m numbers per frame), with
+    ``λ = max(0, aᵀz) / ridge``. The concave dual is maximised by Newton steps with an Armijo
+    line search, for all frames at once; converged frames drop out.
+
+    Args:
+        a: Shape (T, m, n).
+        b: Shape (T, m).
+        ridge: Positive weight of the ridge term.
+        max_iter: Newton iterations at most (a few suffice in practice).
+
+    Returns:
+        ``λ``, shape (T, n).
+    """
+    a_t = np.swapaxes(a, 1, 2)
+    z = b.copy()
+    eye = np.eye(a.shape[1])
+    tol = 1e-10 * (1.0 + np.max(np.abs(b), initial=0.0))
+    todo = np.arange(len(b))
+    for _ in range(max_iter):
+        s = _matvec(a_t[todo], z[todo])
+        grad = b[todo] - z[todo] - _matvec(a[todo], np.maximum(s, 0.0) / ridge)
+        keep = np.max(np.abs(grad), axis=1) > tol
+        todo, s, grad = todo[keep], s[keep], grad[keep]
+        if todo.size == 0:
+            break
+        act = a[todo] * (s > 0)[:, None, :]
+        hess = eye + act @ np.swapaxes(act, 1, 2) / ridge
+        step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        alpha = _armijo(a[todo], b[todo], z[todo], step, grad, ridge)
+        z[todo] += alpha[:, None] * step
+    return np.maximum(_matvec(a_t, z), 0.0) / ridge
+
+
+def _matvec(mat: F64, vec: F64) -> F64:
+    """Batched matrix-vector product: (k, r, c) @ (k, c) -> (k, r)."""
+    return (mat @ vec[..., None])[..., 0]
+
+
+def _dual(a: F64, b: F64, z: F64, ridge: float) -> F64:
+    """Dual objective of :func:`nonneg_ridge_lsq` per frame, shape (k,)."""
+    s = np.maximum(_matvec(np.swapaxes(a, 1, 2), z), 0.0)
+    return np.sum(b * z, -1) - 0.5 * np.sum(z**2, -1) - 0.5 / ridge * np.sum(s**2, -1)
+
+
+def _armijo(a: F64, b: F64, z: F64, step: F64, grad: F64, ridge: float) -> F64:
+    """Step lengths (k,) halved from 1 until the dual rises enough (Armijo, c = 1e-4)."""
+    alpha = np.full(len(z), 0.5**15)
+    base = _dual(a, b, z, ridge)
+    slope = np.sum(grad * step, -1)
+    pending = np.arange(len(z))
+    for size in 0.5 ** np.arange(16):
+        p = pending
+        gain = _dual(a[p], b[p], z[p] + size * step[p], ridge) - base[p]
+        ok = gain >= 1e-4 * size * slope[p]
+        alpha[p[ok]] = size
+        pending = p[~ok]
+        if pending.size == 0:
+            break
+    return alpha
+
+
+def _self_contacts(
+    model: mujoco.MjModel, data: mujoco.MjData, t: int, depth_m: float
+) -> list[tuple[int, int, int, float]]:
+    """Robot-robot contacts of frame ``t`` deeper than ``depth_m``: (t, geom1, geom2, depth)."""
+    if data.ncon == 0:
+        return []
+    con = data.contact
+    g1, g2, depth = con.geom1[: data.ncon], con.geom2[: data.ncon], -con.dist[: data.ncon]
+    keep = (model.geom_bodyid[g1] != 0) & (model.geom_bodyid[g2] != 0) & (depth > depth_m)
+    return [(t, int(a), int(b), float(d)) for a, b, d in zip(g1[keep], g2[keep], depth[keep])]
+
+
+def _grade(value: float, warn: float, fail: float) -> str:
+    """``fail`` above ``fail``, ``warn`` above ``warn``, else ``pass``."""
+    return "fail" if value > fail else "warn" if value > warn else "pass"
+
+
+def _result(verdict: str, reason: str, **values: Any) -> dict[str, Any]:
+    """A check entry; the reason is kept only when the check did not pass."""
+    return {"verdict": verdict, "reasons": [] if verdict == "pass" else [reason], **values}
+
+
+def _check_joint_limits(
+    model: mujoco.MjModel, names: list[str], joint_pos: F64, cfg: FeasibilityCfg
+) -> dict[str, Any]:
+    ids = joint_ids(model, names)
+    limited = model.jnt_limited[ids].astype(bool)
+    low = np.where(limited, model.jnt_range[ids, 0], -np.inf)
+    high = np.where(limited, model.jnt_range[ids, 1], np.inf)
+    margin = np.minimum(joint_pos - low, high - joint_pos)  # (T, J), negative = outside
+    min_margin = margin.min(axis=0)
+    worst = int(np.argmin(min_margin))
+    excess = max(0.0, -float(min_margin[worst]))
+    verdict = _grade(excess, cfg.joint_limit_warn_rad, cfg.joint_limit_fail_rad)
+    reason = (
+        f"{names[worst]} leaves its range by {excess:.3f} rad "
+        f"(warn > {cfg.joint_limit_warn_rad}, fail > {cfg.joint_limit_fail_rad})"
+    )
+    return _result(
+        verdict,
+        reason,
+        violation_frames=int(np.sum(np.any(margin < -1e-6, axis=1))),
+        worst_joint=names[worst],
+        worst_excess_rad=excess,
+        min_margin_rad={n: _finite_or_none(m) for n, m in zip(names, min_margin)},
+    )
+
+
+def _check_joint_speed(spec: RobotSpec, joint_vel: F64, cfg: FeasibilityCfg) -> dict[str, Any]:
+    names = list(spec.joint_names)
+    peak = np.abs(joint_vel).max(axis=0) / np.asarray(spec.velocity_limit, np.float64)
+    worst = int(np.argmax(peak))
+    verdict = _grade(
+        float(peak[worst]), cfg.joint_speed_warn_fraction, cfg.joint_speed_fail_fraction
+    )
+    reason = (
+        f"{names[worst]} reaches {peak[worst]:.2f}x its speed limit "
+        f"({spec.velocity_limit[worst]:g} rad/s)"
+    )
+    return _result(
+        verdict,
+        reason,
+        worst_joint=names[worst],
+        worst_fraction=float(peak[worst]),
+        peak_fraction={n: float(p) for n, p in zip(names, peak)},
+    )
+
+
+def _check_skating(
+    soles_w: F64, mask: NDArray[np.bool_], fps: float, cfg: FeasibilityCfg
+) -> dict[str, Any]:
+    # Sliding is what a foot does between two frames that are both in contact: a central
+    # difference at touchdown or lift-off would mix in the swing and count it as skating.
+    step = np.linalg.norm(np.diff(soles_w[..., :2], axis=0), axis=-1) * fps  # (T-1, 2, P)
+    stance = mask[1:] & mask[:-1]  # (T-1, 2)
+    speed = step.min(axis=2)[stance]  # slowest sole point: pivoting on heel or toe is fine
+    if speed.size == 0:
+        return _result("pass", "", contact_frames=0, mean_mps=0.0, max_mps=0.0)
+    mean, peak = float(speed.mean()), float(speed.max())
+    verdict = _grade(mean, cfg.skating_warn_mps, cfg.skating_fail_mps)
+    reason = f"contact feet slide at {mean:.3f} m/s on average (max {peak:.3f} m/s)"
+    return _result(verdict, reason, contact_frames=int(speed.size), mean_mps=mean, max_mps=peak)
+
+
+def _check_penetration(
+    model: mujoco.MjModel, frames: dict[str, Any], cfg: FeasibilityCfg
+) -> dict[str, Any]:
+    geoms = np.flatnonzero(
+        (model.geom_bodyid != 0) & ((model.geom_contype | model.geom_conaffinity) != 0)
+    )
+    if geoms.size == 0:
+        return _result("pass", "", max_depth_m=0.0, worst_geom="", worst_frame=-1)
+    lowest = _lowest_z(model, geoms, frames["geom_pos"][:, geoms], frames["geom_mat"][:, geoms])
+    t, g = np.unravel_index(int(np.argmin(lowest)), lowest.shape)
+    depth = max(0.0, -float(lowest[t, g]))
+    name = model.geom(int(geoms[g])).name
+    verdict = _grade(depth, cfg.penetration_warn_m, cfg.penetration_fail_m)
+    reason = f"geom {name!r} is {depth:.3f} m below the ground at frame {t}"
+    return _result(verdict, reason, max_depth_m=depth, worst_geom=name, worst_frame=int(t))
+
+
+def _lowest_z(model: mujoco.MjModel, geoms: NDArray[np.int64], pos: F64, mat: F64) -> F64:
+    """(T, G) lowest world z of each geom: centre z minus its extent along world z."""
+    size = model.geom_size[geoms]
+    kind = model.geom_type[geoms]
+    row = mat[..., 2, :]  # (T, G, 3): world-z row of each geom rotation
+    box = np.sum(np.abs(row) * size, axis=-1)
+    sphere = np.broadcast_to(size[:, 0], box.shape)
+    capsule = np.abs(row[..., 2]) * size[:, 1] + size[:, 0]
+    cylinder = np.abs(row[..., 2]) * size[:, 1] + size[:, 0] * np.sqrt(1 - row[..., 2] ** 2)
+    ellipsoid = np.sqrt(np.sum((row * size) ** 2, axis=-1))
+    gt = mujoco.mjtGeom
+    extent = np.select(
+        [
+            kind == gt.mjGEOM_SPHERE,
+            kind == gt.mjGEOM_CAPSULE,
+            kind == gt.mjGEOM_CYLINDER,
+            kind == gt.mjGEOM_ELLIPSOID,
+            kind == gt.mjGEOM_BOX,
+        ],
+        [sphere, capsule, cylinder, ellipsoid, box],
+        default=np.broadcast_to(model.geom_rbound[geoms], box.shape),
+    )
+    return pos[..., 2] - extent
+
+
+def _check_self_collision(
+    model: mujoco.MjModel, frames: dict[str, Any], cfg: FeasibilityCfg
+) -> dict[str, Any]:
+    t_len = frames["residual"].shape[0]
+    robot = (model.geom_bodyid != 0) & ((model.geom_contype | model.geom_conaffinity) != 0)
+    enabled = bool(np.any(model.geom_contype[robot] & model.geom_conaffinity[robot]))
+    records = frames["self_contacts"]
+    hit_frames = {t for t, *_ in records}
+    fraction = len(hit_frames) / t_len
+    pairs: dict[tuple[str, str], list[float]] = {}
+    for _, g1, g2, depth in records:
+        key = tuple(sorted((model.geom(g1).name, model.geom(g2).name)))
+        stats = pairs.setdefault(key, [0.0, 0.0])
+        stats[0], stats[1] = max(stats[0], depth), stats[1] + 1
+    ranked = sorted(pairs.items(), key=lambda kv: -kv[1][0])[: cfg.worst_pairs]
+    worst = [{"geoms": list(k), "max_depth_m": v[0], "frames": int(v[1])} for k, v in ranked]
+    verdict = _grade(fraction, cfg.self_collision_warn_fraction, cfg.self_collision_fail_fraction)
+    pair_text = f"; worst {worst[0]['geoms']} {worst[0]['max_depth_m']:.3f} m" if worst else ""
+    reason = f"{len(hit_frames)} frames ({100 * fraction:.1f} %) self-collide{pair_text}"
+    result = _result(verdict, reason, frames=len(hit_frames), fraction=fraction, worst_pairs=worst)
+    result["checked"] = enabled
+    if not enabled:
+        result["note"] = "model built without self-collision; not checked"
+    return result
+
+
+def _check_support(
+    frames: dict[str, Any], mask: NDArray[np.bool_], weight: float, cfg: FeasibilityCfg
+) -> dict[str, Any]:
+    residual = frames["residual"]
+    force = np.linalg.norm(residual[:, :3], axis=1) / weight
+    cop = np.linalg.norm(residual[:, 3:], axis=1) / weight
+    q = cfg.unsupported_percentile
+    force_p, cop_p = float(np.percentile(force, q)), float(np.percentile(cop, q))
+    grades = (
+        _grade(force_p, cfg.unsupported_force_warn_fraction, cfg.unsupported_force_fail_fraction),
+        _grade(cop_p, cfg.unsupported_cop_warn_m, cfg.unsupported_cop_fail_m),
+    )
+    parts = [f"{100 * force_p:.0f} % of body weight in force", f"torque worth {cop_p:.3f} m of CoP"]
+    failing = [part for part, grade in zip(parts, grades) if grade != "pass"]
+    supported = np.any(mask, axis=1)
+    airborne_share = force[~supported].sum() / max(force.sum(), 1e-12)
+    cause = (
+        f"mostly in the {int((~supported).sum())} airborne frames: the flight is not ballistic"
+        if airborne_share > 0.5
+        else "hands or other supports needed, or the contact mask is wrong"
+    )
+    reason = f"the feet cannot supply {' and '.join(failing)} ({q:g}th percentile): {cause}"
+    verdict = max(grades, key=VERDICTS.index)
+    normal = frames["normal"][supported]
+    return _result(
+        verdict,
+        reason,
+        weight_n=weight,
+        unsupported_force_fraction=_stats(force, force_p),
+        unsupported_cop_m=_stats(cop, cop_p),
+        unsupported_force_max_n=float(force.max() * weight),
+        normal_force_mean_n=float(normal.mean()) if normal.size else 0.0,
+        contact_frames=int(supported.sum()),
+        airborne_share_of_unsupported=float(airborne_share),
+    )
+
+
+def _check_torque(spec: RobotSpec, tau: F64, cfg: FeasibilityCfg) -> dict[str, Any]:
+    names = list(spec.joint_names)
+    limit = np.asarray(spec.effort_limit, np.float64)
+    ratio = np.abs(tau) / limit  # (T, J)
+    peak = ratio.max(axis=0)
+    worst = int(np.argmax(peak))
+    verdict = _grade(float(peak[worst]), cfg.torque_warn_fraction, cfg.torque_fail_fraction)
+    reason = (
+        f"{names[worst]} needs {peak[worst]:.2f}x its effort limit "
+        f"({np.abs(tau[:, worst]).max():.0f} of {limit[worst]:g} N·m)"
+    )
+    top = np.argsort(-peak)[: cfg.series_joints]
+    return _result(
+        verdict,
+        reason,
+        worst_joint=names[worst],
+        worst_fraction=float(peak[worst]),
+        peak_fraction={n: float(p) for n, p in zip(names, peak)},
+        peak_nm={n: float(v) for n, v in zip(names, np.abs(tau).max(axis=0))},
+        series={names[j]: np.round(ratio[:, j], 3).tolist() for j in top},
+    )
+
+
+def _stats(values: F64, percentile_value: float) -> dict[str, float]:
+    """Percentile, max and mean of a per-frame series."""
+    return {"p": percentile_value, "max": float(values.max()), "mean": float(values.mean())}
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no infinity: unlimited joints report ``None``."""
+    return float(value) if np.isfinite(value) else None

@@ -1,0 +1,340 @@
+"""Build a :class:`~humimic.motion.clip.RobotClip` from a robot joint trajectory.
+
+Body poses come from MuJoCo forward kinematics (``mj_kinematics``) of the variant's model, one
+call per frame, in float64. Velocities are finite differences: central inside the clip and
+one-sided at its ends; angular velocities use the quaternion log of the relative rotation
+between frames and are expressed in the world frame. Like PBHC's motion library, velocities are
+then smoothed along time with a Gaussian of ``velocity_sigma_frames`` frames.
+
+Dimension names: ``T`` frames, ``J`` spec joints, ``B`` model bodies (all but the world),
+``P`` sole points per foot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.ndimage import gaussian_filter1d
+
+from humimic.errors import ConfigError, HumimicError
+from humimic.files import file_sha256
+from humimic.geometry import quat_np
+from humimic.motion.clip import RobotClip
+from humimic.motion.human import HumanMotion
+from humimic.robot.spec import RobotSpec
+
+F64 = NDArray[np.float64]
+
+DEFAULT_VELOCITY_SIGMA_FRAMES = 2.0
+"""PBHC's motion library smooths FK velocities with a Gaussian of σ = 2 frames."""
+
+FEET = ("left", "right")
+
+
+def free_joint_qposadr(model: mujoco.MjModel) -> int:
+    """``qpos`` address of the model's single free joint (the robot root)."""
+    free = np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)
+    if free.size != 1:
+        raise ConfigError(f"robot model needs exactly one free joint, found {free.size}")
+    return int(model.jnt_qposadr[free[0]])
+
+
+def joint_ids(model: mujoco.MjModel, names: list[str]) -> NDArray[np.int64]:
+    """Model joint ids of ``names``; raises :class:`ConfigError` listing any missing."""
+    ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in names]
+    missing = [n for n, i in zip(names, ids) if i < 0]
+    if missing:
+        raise ConfigError(f"robot model has no joints {missing}")
+    return np.asarray(ids, dtype=np.int64)
+
+
+def joint_trajectory_to_qpos(
+    model: mujoco.MjModel,
+    spec: RobotSpec,
+    root_pos_w: ArrayLike,
+    root_quat_w: ArrayLike,
+    joint_pos: ArrayLike,
+) -> F64:
+    """Generalised positions of a trajectory, joints placed by name.
+
+    Args:
+        model: The variant's MuJoCo model.
+        spec: The robot variant; ``joint_pos`` columns follow ``spec.joint_names``.
+        root_pos_w: Shape (T, 3), pelvis position, m.
+        root_quat_w: Shape (T, 4), pelvis orientation, wxyz (normalised here).
+        joint_pos: Shape (T, J), joint angles, rad.
+
+    Returns:
+        Shape (T, nq); coordinates the spec does not name keep ``model.qpos0``.
+    """
+    root_pos_w = np.asarray(root_pos_w, np.float64)
+    joint_pos = np.asarray(joint_pos, np.float64)
+    t_len = joint_pos.shape[0]
+    if root_pos_w.shape != (t_len, 3) or np.shape(root_quat_w) != (t_len, 4):
+        raise ConfigError(
+            f"root_pos_w {root_pos_w.shape} / root_quat_w {np.shape(root_quat_w)} do not match "
+            f"{t_len} frames"
+        )
+    if joint_pos.shape != (t_len, len(spec.joint_names)):
+        raise ConfigError(
+            f"joint_pos has shape {joint_pos.shape}, expected ({t_len}, {len(spec.joint_names)})"
+        )
+    qpos = np.tile(model.qpos0.astype(np.float64), (t_len, 1))
+    adr = free_joint_qposadr(model)
+    qpos[:, adr : adr + 3] = root_pos_w
+    qpos[:, adr + 3 : adr + 7] = quat_np.normalize(root_quat_w)
+    qpos[:, model.jnt_qposadr[joint_ids(model, spec.joint_names)]] = joint_pos
+    return qpos
+
+
+def forward_kinematics(model: mujoco.MjModel, qpos: ArrayLike) -> dict[str, F64]:
+    """Body and geom poses for every frame of ``qpos`` via ``mj_kinematics``.
+
+    Returns:
+        ``body_pos_w`` (T, nbody, 3), ``body_quat_w`` (T, nbody, 4) wxyz, ``geom_pos_w``
+        (T, ngeom, 3) and ``geom_mat_w`` (T, ngeom, 3, 3); index 0 of the body axis is the world.
+    """
+    qpos = np.asarray(qpos, np.float64)
+    t_len = qpos.shape[0]
+    data = mujoco.MjData(model)
+    out = {
+        "body_pos_w": np.empty((t_len, model.nbody, 3)),
+        "body_quat_w": np.empty((t_len, model.nbody, 4)),
+        "geom_pos_w": np.empty((t_len, model.ngeom, 3)),
+        "geom_mat_w": np.empty((t_len, model.ngeom, 3, 3)),
+    }
+    for t in range(t_len):
+        data.qpos[:] = qpos[t]
+        mujoco.mj_kinematics(model, data)
+        out["body_pos_w"][t] = data.xpos
+        out["body_quat_w"][t] = data.xquat
+        out["geom_pos_w"][t] = data.geom_xpos
+        out["geom_mat_w"][t] = data.geom_xmat.reshape(-1, 3, 3)
+    out["body_quat_w"] = quat_np.normalize(out["body_quat_w"])
+    return out
+
+
+def finite_difference(values: ArrayLike, fps: float) -> F64:
+    """Time derivative of ``(T, ...)`` samples: central inside, one-sided at the ends.
+
+    Returns:
+        Same shape as ``values``, per second; zeros for a single frame.
+    """
+    values = np.asarray(values, np.float64)
+    if values.shape[0] < 2:
+        return np.zeros_like(values)
+    return np.gradient(values, axis=0) * fps
+
+
+def angular_velocity_w(quat_w: ArrayLike, fps: float) -> F64:
+    """World-frame angular velocity (rad/s) of orientations ``(T, ..., 4)`` wxyz.
+
+    Per step, the log of the relative rotation ``q[t+1] ⊗ q[t]⁻¹`` (short arc, so the sign
+    of either quaternion does not matter); frames average their two neighbouring steps.
+    """
+    quat_w = np.asarray(quat_w, np.float64)
+    if quat_w.shape[0] < 2:
+        return np.zeros((*quat_w.shape[:-1], 3))
+    step = quat_np.to_rotvec(quat_np.multiply(quat_w[1:], quat_np.conjugate(quat_w[:-1]))) * fps
+    return np.concatenate([step[:1], 0.5 * (step[1:] + step[:-1]), step[-1:]], axis=0)
+
+
+def smooth_time(values: F64, sigma_frames: float) -> F64:
+    """Gaussian smoothing along axis 0 (edges repeat the end value); ``sigma <= 0`` is a no-op."""
+    if sigma_frames <= 0 or values.shape[0] < 2:
+        return values
+    return gaussian_filter1d(values, sigma_frames, axis=0, mode="nearest")
+
+
+def robot_foot_sole_points_b(model: mujoco.MjModel, spec: RobotSpec) -> dict[str, F64]:
+    """Lowest points of each foot's collision geoms, in the frame of the foot body.
+
+    The foot body is the one carrying the geoms listed in ``spec.foot_geoms`` (the ankle-roll
+    link on the G1). "Lowest" is along the body's -z, i.e. with the foot flat on the ground.
+    Spheres give one point, capsules two (one per end cap), boxes their four bottom corners.
+
+    Returns:
+        ``{"left": (P, 3), "right": (P, 3)}`` in metres.
+    """
+    points: dict[str, F64] = {}
+    for side in FEET:
+        body = foot_body_id(model, spec, side)
+        rows = []
+        for name in spec.foot_geoms[side]:
+            gid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)
+            if model.geom_bodyid[gid] != body:
+                raise ConfigError(f"foot geoms of the {side} foot are on different bodies")
+            rows.extend(_geom_bottom_points_b(model, gid))
+        points[side] = np.asarray(rows, np.float64)
+    return points
+
+
+def foot_body_id(model: mujoco.MjModel, spec: RobotSpec, side: str) -> int:
+    """Body id carrying the ``side`` foot's sole geoms (``spec.foot_geoms[side]``)."""
+    names = spec.foot_geoms.get(side, [])
+    if not names:
+        raise ConfigError(f"robot variant {spec.variant}: no foot_geoms for the {side} foot")
+    gid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, names[0])
+    if gid < 0:
+        raise ConfigError(f"robot model has no geom {names[0]!r}")
+    return int(model.geom_bodyid[gid])
+
+
+def _geom_bottom_points_b(model: mujoco.MjModel, gid: int) -> list[F64]:
+    """Body-frame points of geom ``gid`` that touch a plane under the flat foot."""
+    pos = model.geom_pos[gid].astype(np.float64)
+    rot = quat_np.to_matrix(model.geom_quat[gid])
+    size = model.geom_size[gid]
+    kind = model.geom_type[gid]
+    down = np.array([0.0, 0.0, 1.0])
+    if kind == mujoco.mjtGeom.mjGEOM_SPHERE:
+        return [pos - size[0] * down]
+    if kind == mujoco.mjtGeom.mjGEOM_CAPSULE:
+        tip = rot @ np.array([0.0, 0.0, size[1]])
+        return [pos + tip - size[0] * down, pos - tip - size[0] * down]
+    if kind == mujoco.mjtGeom.mjGEOM_BOX:
+        corners = [
+            rot @ (size * np.array([sx, sy, sz]))
+            for sx in (-1, 1)
+            for sy in (-1, 1)
+            for sz in (-1, 1)
+        ]
+        lowest = min(c[2] for c in corners)
+        return [pos + c for c in corners if c[2] <= lowest + 1e-9]
+    raise ConfigError(f"foot geom {model.geom(gid).name!r}: type {kind} not supported")
+
+
+def sole_points_w(sole_points_b: F64, foot_pos_w: ArrayLike, foot_quat_w: ArrayLike) -> F64:
+    """World positions, shape (T, P, 3), of body-frame sole points (P, 3) on a moving foot."""
+    foot_pos_w = np.asarray(foot_pos_w, np.float64)
+    rot = quat_np.to_matrix(foot_quat_w)  # (T, 3, 3)
+    return foot_pos_w[:, None, :] + np.einsum("tij,pj->tpi", rot, sole_points_b)
+
+
+def body_velocities(
+    body_pos_w: F64, body_quat_w: F64, fps: float, sigma_frames: float
+) -> tuple[F64, F64]:
+    """Linear and angular (world frame) velocities of body trajectories (T, B, ·)."""
+    lin = smooth_time(finite_difference(body_pos_w, fps), sigma_frames)
+    ang = smooth_time(angular_velocity_w(body_quat_w, fps), sigma_frames)
+    return lin, ang
+
+
+def make_robot_clip(
+    spec: RobotSpec,
+    model: mujoco.MjModel,
+    root_pos_w: ArrayLike,
+    root_quat_w: ArrayLike,
+    joint_pos: ArrayLike,
+    fps: float,
+    *,
+    contact_mask: ArrayLike | None = None,
+    velocity_sigma_frames: float = DEFAULT_VELOCITY_SIGMA_FRAMES,
+    source_file: str | Path = "",
+    settings: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
+    human: HumanMotion | None = None,
+) -> RobotClip:
+    """Make a validated clip from a root trajectory and joint angles.
+
+    Args:
+        spec: The robot variant.
+        model: The variant's MuJoCo model (e.g. ``humimic.robot.model.build_model(spec)``).
+        root_pos_w: Shape (T, 3), pelvis position, m.
+        root_quat_w: Shape (T, 4), pelvis orientation, wxyz.
+        joint_pos: Shape (T, J), rad, columns in ``spec.joint_names`` order.
+        fps: Frame rate, Hz.
+        contact_mask: Shape (T, 2) ``[left, right]``; ``None`` derives it from the sole points
+            with :func:`humimic.motion.contact.contact_mask_from_points` and default thresholds.
+        velocity_sigma_frames: Gaussian smoothing of all velocities, in frames (0 = none).
+        source_file: The file the motion came from; hashed when it exists.
+        settings: Processing settings to store (copied; the smoothing is added).
+        report: Quality report to store.
+        human: The processed human motion the clip was fitted to (same ``T``), for views.
+
+    Returns:
+        The clip, with every model body except the world, validated.
+
+    Raises:
+        HumimicError: Inconsistent shapes or an invalid clip.
+    """
+    if not (np.isfinite(fps) and fps > 0):
+        raise ConfigError(f"fps must be positive, got {fps}")
+    if not (np.isfinite(velocity_sigma_frames) and velocity_sigma_frames >= 0):
+        raise ConfigError(f"velocity_sigma_frames must be >= 0, got {velocity_sigma_frames}")
+    qpos = joint_trajectory_to_qpos(model, spec, root_pos_w, root_quat_w, joint_pos)
+    arrays, kin = _trajectory_arrays(model, spec, qpos, fps, velocity_sigma_frames)
+    if contact_mask is None:
+        contact_mask = robot_contact_mask(model, spec, kin["body_pos_w"], kin["body_quat_w"], fps)
+    settings = dict(settings or {})
+    settings.setdefault("velocity_sigma_frames", float(velocity_sigma_frames))
+    clip = RobotClip(
+        robot=spec.robot,
+        variant=spec.variant,
+        fps=float(fps),
+        joint_names=list(spec.joint_names),
+        body_names=[model.body(b).name for b in range(1, model.nbody)],
+        **arrays,
+        contact_mask=np.asarray(contact_mask, dtype=np.float64),
+        source_file=str(source_file),
+        source_sha256=_sha_if_file(source_file),
+        settings=settings,
+        report=dict(report or {}),
+    )
+    if human is not None:
+        clip.human_joint_names = list(human.joint_names)
+        clip.human_parents = np.asarray(human.parents, dtype=np.int64)
+        clip.human_pos_w = np.asarray(human.joint_pos_w, dtype=np.float64)
+    clip.validate(source_file or "<new clip>")
+    return clip
+
+
+def _trajectory_arrays(
+    model: mujoco.MjModel, spec: RobotSpec, qpos: F64, fps: float, sigma_frames: float
+) -> tuple[dict[str, F64], dict[str, F64]]:
+    """The clip's trajectory fields from ``qpos`` (T, nq), and the raw kinematics (with world)."""
+    adr = free_joint_qposadr(model)
+    kin = forward_kinematics(model, qpos)
+    body_pos, body_quat = kin["body_pos_w"][:, 1:], kin["body_quat_w"][:, 1:]
+    lin_vel, ang_vel = body_velocities(body_pos, body_quat, fps, sigma_frames)
+    joints = qpos[:, model.jnt_qposadr[joint_ids(model, spec.joint_names)]]
+    arrays = {
+        "root_pos_w": qpos[:, adr : adr + 3].copy(),
+        "root_quat_w": qpos[:, adr + 3 : adr + 7].copy(),
+        "joint_pos": joints,
+        "joint_vel": smooth_time(finite_difference(joints, fps), sigma_frames),
+        "body_pos_w": body_pos,
+        "body_quat_w": body_quat,
+        "body_lin_vel_w": lin_vel,
+        "body_ang_vel_w": ang_vel,
+    }
+    return arrays, kin
+
+
+def robot_contact_mask(
+    model: mujoco.MjModel, spec: RobotSpec, body_pos_w: F64, body_quat_w: F64, fps: float
+) -> F64:
+    """Foot contact mask (T, 2) from the robot's sole points (model body order, world included)."""
+    from humimic.motion.contact import ContactCfg, contact_mask_from_points
+
+    soles = robot_foot_sole_points_b(model, spec)
+    feet = []
+    for side in FEET:
+        body = foot_body_id(model, spec, side)
+        feet.append(sole_points_w(soles[side], body_pos_w[:, body], body_quat_w[:, body]))
+    mask = contact_mask_from_points(feet[0], feet[1], fps, ContactCfg())
+    return np.asarray(mask, dtype=np.float64)
+
+
+def _sha_if_file(path: str | Path) -> str:
+    """SHA-256 of ``path`` when it names a readable file, else ``""``."""
+    if not str(path):
+        return ""
+    try:
+        return file_sha256(path) if Path(path).is_file() else ""
+    except OSError as err:
+        raise HumimicError(f"{path}: cannot read source file ({err.strerror or err})") from err
