@@ -1,0 +1,1 @@
+"""Typed configuration: dataclass schemas per stage, YAML values under ``configs/``."""

@@ -1,0 +1,85 @@
+"""Compose a stage's YAML config with overrides and return its typed dataclass.
+
+The one module (besides ``humimic.cli``) that touches Hydra/OmegaConf. Library code only
+ever sees plain dataclasses, validated by their ``__post_init__`` before anything
+expensive starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from humimic.errors import ConfigError
+from humimic.paths import CONFIGS_DIR
+
+T = TypeVar("T")
+
+SCHEMAS: dict[str, str] = {
+    "retarget": "humimic.config.retarget:RetargetCfg",
+    "train": "humimic.config.train:TrainCfg",
+}
+"""Primary config name -> ``module:Class`` of its schema (imported lazily)."""
+
+
+def schema_class(stage: str) -> type[Any]:
+    """The dataclass schema of a stage's primary config."""
+    if stage not in SCHEMAS:
+        raise ConfigError(f"unknown config '{stage}' (known: {', '.join(sorted(SCHEMAS))})")
+    module_name, _, class_name = SCHEMAS[stage].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def compose(stage: str, overrides: Sequence[str] = (), config_dir: Path | None = None) -> Any:
+    """Compose ``configs/<stage>.yaml`` with ``key=value`` overrides into its dataclass.
+
+    Args:
+        stage: Primary config name, e.g. ``"retarget"``.
+        overrides: Hydra override strings such as ``"filter.stability_threshold_m=0.15"``.
+        config_dir: Folder of YAML configs (default: the repository's ``configs/``).
+
+    Raises:
+        ConfigError: unknown key, wrong type or invalid value, naming the key.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    # The YAML's defaults list starts with "<stage>_schema": keys and types come from the
+    # dataclass, so every key can be overridden and a misspelt one is an error.
+    ConfigStore.instance().store(name=f"{stage}_schema", node=schema_class(stage))
+    config_dir = (config_dir or CONFIGS_DIR).resolve()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            raw = hydra_compose(config_name=stage, overrides=list(overrides))
+        return OmegaConf.to_object(raw)
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or ""
+        message = str(err).splitlines()[0]
+        raise ConfigError(
+            f"config '{stage}' {('key ' + key + ': ') if key else ''}{message}"
+        ) from err
+    except Exception as err:  # Hydra wraps override errors in several exception types
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        cause = str(err.__cause__).splitlines()[0] if err.__cause__ else ""
+        detail = f" ({cause})" if cause and cause not in message else ""
+        raise ConfigError(f"config '{stage}': {message}{detail}") from err
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain, JSON-serialisable dict of a config dataclass (for reports and manifests)."""
+    from omegaconf import OmegaConf
+
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    assert isinstance(container, dict)
+    return {str(key): value for key, value in container.items()}

@@ -1,0 +1,255 @@
+"""Schema of ``configs/train.yaml``: the tracking task, simulation, PPO and the run.
+
+Term functions are named, not imported: ``fn`` is a name registered in
+:mod:`humimic.envs.terms`, and ``params`` are bound to its signature when the env is built
+(before the simulator starts), so a misspelt term or parameter fails early, naming the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from humimic.errors import ConfigError
+
+
+@dataclass
+class ObsTermCfg:
+    """One observation term: ``clip((fn(**params) + U(±noise)) * scale)``."""
+
+    fn: str = ""
+    """Registered observation function name; empty means the term's own key."""
+    params: dict[str, Any] = field(default_factory=dict)
+    scale: float = 1.0
+    noise: float = 0.0
+    """Half-width of uniform noise added before scaling (training only)."""
+
+
+@dataclass
+class ObsGroupCfg:
+    """An observation group: current terms (in key order as written) then history."""
+
+    terms: dict[str, ObsTermCfg] = field(default_factory=dict)
+    history_length: int = 0
+    """Past frames appended after the current terms, newest first."""
+    history_terms: list[str] = field(default_factory=list)
+    """Terms kept in the history (empty: all terms)."""
+    clip: float = 100.0
+
+    def __post_init__(self) -> None:
+        """Check history settings."""
+        if self.history_length < 0:
+            raise ConfigError("observations.<group>.history_length must be >= 0")
+        unknown = [t for t in self.history_terms if t not in self.terms]
+        if unknown:
+            raise ConfigError(f"observations.<group>.history_terms: unknown terms {unknown}")
+
+
+@dataclass
+class RewardTermCfg:
+    """One weighted reward term; the manager multiplies by ``weight * control_dt``."""
+
+    fn: str = ""
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+    sigma: str = ""
+    """Adaptive-sigma key: ``fn`` returns an error x and the reward is ``exp(-x/σ)``."""
+    curriculum: bool = False
+    """Scale by the penalty curriculum factor."""
+
+
+@dataclass
+class TerminationTermCfg:
+    """One termination condition."""
+
+    fn: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    time_out: bool = False
+    """Ends the episode without the termination penalty, with value bootstrapping."""
+
+
+@dataclass
+class SigmaCfg:
+    """Adaptive tracking sigma (PBHC): ``ema ← (1-α)ema + α·mean(x)``, ``σ ← min(σ, ema)``."""
+
+    enabled: bool = True
+    alpha: float = 1e-3
+    initial: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check alpha and sigmas."""
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError("task.sigma.alpha must be in [0, 1]")
+        bad = [k for k, v in self.initial.items() if v <= 0]
+        if bad:
+            raise ConfigError(f"task.sigma.initial: non-positive sigma for {bad}")
+
+
+@dataclass
+class CurriculumCfg:
+    """Penalty scale and motion-far distance, driven by the average episode length."""
+
+    enabled: bool = True
+    penalty_scale: float = 0.1
+    penalty_rate: float = 1e-5
+    far_distance_m: float = 1.5
+    far_rate: float = 2.5e-5
+    far_min_m: float = 0.3
+    far_max_m: float = 2.0
+    low_steps: float = 40.0
+    high_steps: float = 42.0
+
+
+@dataclass
+class RandomizationCfg:
+    """Domain randomisation, drawn per episode (pushes per interval)."""
+
+    enabled: bool = True
+    friction: list[float] = field(default_factory=lambda: [0.2, 1.2])
+    body_mass_scale: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    com_offset_m: list[float] = field(default_factory=lambda: [0.05, 0.05, 0.01])
+    kp_scale: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    kd_scale: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    control_delay_steps: list[int] = field(default_factory=lambda: [0, 2])
+    push_interval_s: list[float] = field(default_factory=lambda: [5.0, 9.0])
+    push_velocity_mps: float = 0.1
+    pushes: bool = True
+
+    def __post_init__(self) -> None:
+        """Check ranges."""
+        for key in ("friction", "body_mass_scale", "kp_scale", "kd_scale", "push_interval_s"):
+            value = getattr(self, key)
+            if len(value) != 2 or value[0] > value[1] or value[0] < 0:
+                raise ConfigError(f"task.randomization.{key} must be [low, high], 0 <= low <= high")
+        delay = self.control_delay_steps
+        if len(delay) != 2 or not 0 <= delay[0] <= delay[1]:
+            raise ConfigError("task.randomization.control_delay_steps must be [low, high] >= 0")
+        if len(self.com_offset_m) != 3:
+            raise ConfigError("task.randomization.com_offset_m must have 3 entries (x, y, z)")
+
+
+@dataclass
+class MotionCfg:
+    """Reference clips and how episodes start in them."""
+
+    files: list[str] = field(default_factory=list)
+    """Robot clip ``.npz`` files (one tracker for all)."""
+    random_start: bool = True
+    """Reference-state initialisation at a random phase (off: start at 0)."""
+    adaptive_sampling: bool = False
+    """Weight start times by recent failure rate (BeyondMimic-style bins)."""
+    bin_s: float = 1.0
+    sampling_alpha: float = 1e-3
+    uniform_ratio: float = 0.1
+
+
+@dataclass
+class TaskCfg:
+    """The motion-tracking environment."""
+
+    robot: str = "g1_23dof_lock_wrist"
+    motion: MotionCfg = field(default_factory=MotionCfg)
+    action_scale: float = 0.25
+    observations: dict[str, ObsGroupCfg] = field(default_factory=dict)
+    noise: bool = True
+    rewards: dict[str, RewardTermCfg] = field(default_factory=dict)
+    terminations: dict[str, TerminationTermCfg] = field(default_factory=dict)
+    sigma: SigmaCfg = field(default_factory=SigmaCfg)
+    curriculum: CurriculumCfg = field(default_factory=CurriculumCfg)
+    randomization: RandomizationCfg = field(default_factory=RandomizationCfg)
+
+    def __post_init__(self) -> None:
+        """Check groups and sigma keys."""
+        for group in ("actor", "critic"):
+            if self.observations and group not in self.observations:
+                raise ConfigError(f"task.observations must have a '{group}' group")
+        for name, term in self.rewards.items():
+            if term.sigma and term.sigma not in self.sigma.initial:
+                raise ConfigError(
+                    f"task.rewards.{name}.sigma: '{term.sigma}' not in task.sigma.initial"
+                )
+        if self.action_scale <= 0:
+            raise ConfigError("task.action_scale must be > 0")
+
+
+@dataclass
+class SimCfg:
+    """Physics backend and timing."""
+
+    backend: str = "mujoco"
+    num_envs: int = 128
+    physics_dt: float = 0.005
+    decimation: int = 4
+    device: str = "cpu"
+    torch_threads: int = 0
+    """Torch intra-op threads; 0 keeps torch's default."""
+
+    @property
+    def control_dt(self) -> float:
+        """Policy period, s."""
+        return self.physics_dt * self.decimation
+
+    def __post_init__(self) -> None:
+        """Check counts and the backend name."""
+        if self.backend not in ("mujoco", "mujoco_warp"):
+            raise ConfigError(f"sim.backend must be mujoco or mujoco_warp, got '{self.backend}'")
+        if self.num_envs < 1:
+            raise ConfigError("sim.num_envs must be >= 1")
+        if self.decimation < 1 or self.physics_dt <= 0:
+            raise ConfigError("sim.decimation must be >= 1 and sim.physics_dt > 0")
+
+
+@dataclass
+class AlgoCfg:
+    """PPO (rsl-rl) and the actor/critic networks."""
+
+    num_steps_per_env: int = 24
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    learning_rate: float = 1e-3
+    schedule: str = "adaptive"
+    desired_kl: float = 0.01
+    gamma: float = 0.99
+    lam: float = 0.95
+    clip_param: float = 0.2
+    entropy_coef: float = 0.01
+    value_loss_coef: float = 1.0
+    max_grad_norm: float = 1.0
+    init_std: float = 0.8
+    actor_hidden_dims: list[int] = field(default_factory=lambda: [512, 256, 128])
+    critic_hidden_dims: list[int] = field(default_factory=lambda: [768, 512, 128])
+    activation: str = "elu"
+    obs_normalization: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the schedule and sizes."""
+        if self.schedule not in ("adaptive", "fixed"):
+            raise ConfigError(f"algo.schedule must be adaptive or fixed, got '{self.schedule}'")
+        if self.num_steps_per_env < 1 or self.num_mini_batches < 1:
+            raise ConfigError("algo.num_steps_per_env and algo.num_mini_batches must be >= 1")
+
+
+@dataclass
+class RunnerCfg:
+    """Training run bookkeeping."""
+
+    iterations: int = 1000
+    save_interval: int = 100
+    experiment: str = "tracking"
+    out_dir: str = "runs"
+    run_dir: str = ""
+    """Exact run folder (default: ``<out_dir>/<experiment>/<timestamp>``)."""
+    seed: int = 0
+    resume: str = ""
+    """Checkpoint to continue from (policy, optimiser, normaliser, sigma, curricula)."""
+    progress: bool = True
+
+
+@dataclass
+class TrainCfg:
+    """``humimic train``: everything a tracking run needs."""
+
+    task: TaskCfg = field(default_factory=TaskCfg)
+    sim: SimCfg = field(default_factory=SimCfg)
+    algo: AlgoCfg = field(default_factory=AlgoCfg)
+    runner: RunnerCfg = field(default_factory=RunnerCfg)

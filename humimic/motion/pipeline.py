@@ -1,0 +1,234 @@
+"""One motion file in, one validated robot clip and its report out.
+
+The stages run in order and each adds a section to the report: ``source``, ``normalize``,
+``filter``, ``contact``, ``correct``, ``retarget``, ``feasibility``. The verdict is the
+worst of the filter, the retarget quality and the feasibility checks, with reasons.
+Robot clips from other tools skip the human stages and are only converted and assessed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from humimic.config.retarget import RetargetCfg
+from humimic.files import file_sha256
+from humimic.motion.clip import RobotClip, save_clip
+from humimic.motion.human import HumanMotion
+from humimic.robot.spec import RobotSpec
+
+HUMAN_FORMATS = frozenset({"bvh", "asf/amc", "smpl", "gvhmr", "joints"})
+ROBOT_FORMATS = frozenset({"humimic_clip", "beyondmimic", "lafan_csv", "pbhc_pkl"})
+VERDICT_ORDER = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass
+class InputOptions:
+    """Per-input options from the command line (not part of the typed config)."""
+
+    asf: Path | None = None
+    skeleton_map: Path | None = None
+    body_models: Path | None = None
+    trust_pickle: bool = False
+
+
+@dataclass
+class Outcome:
+    """What happened to one input, as the batch summary lists it."""
+
+    source: str
+    output: str
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+    frames_in: int = 0
+    frames_out: int = 0
+    seconds: float = 0.0
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+class ClipMaker:
+    """Everything expensive to set up for one robot variant, reused across files."""
+
+    def __init__(self, cfg: RetargetCfg) -> None:
+        from humimic.motion.retarget.retarget import Retargeter
+        from humimic.robot.model import build_model
+        from humimic.robot.spec import load_robot_spec
+
+        self.cfg = cfg
+        self.spec: RobotSpec = load_robot_spec(cfg.robot)
+        self.model: mujoco.MjModel = build_model(self.spec)
+        self.retargeter = Retargeter(self.spec, self.model, cfg.solver)
+
+    def run(self, source: Path, output: Path, options: InputOptions) -> Outcome:
+        """Process ``source`` into the clip ``output`` (and ``<output>.report.json``)."""
+        from humimic.motion.io.detect import detect_format
+
+        start = time.perf_counter()
+        fmt = detect_format(source)
+        if fmt in ROBOT_FORMATS:
+            clip, report, frames_in = self._convert_robot_clip(source, fmt, options)
+        else:
+            clip, report, frames_in = self._retarget_human(source, options)
+        report["timing_s"] = round(time.perf_counter() - start, 4)
+        clip.report = report
+        save_clip(clip, output)
+        return Outcome(
+            source=str(source),
+            output=str(output),
+            verdict=report["verdict"],
+            reasons=report["reasons"],
+            frames_in=frames_in,
+            frames_out=clip.num_frames,
+            seconds=report["timing_s"],
+            figures=_figures(report),
+        )
+
+    def _retarget_human(self, source: Path, options: InputOptions) -> tuple[RobotClip, dict, int]:
+        """Human motion: read, normalise, filter, contacts, correct, retarget, assess."""
+        from humimic.motion.contact import contact_summary, foot_contact_mask
+        from humimic.motion.correct import blend_frame_count, blend_with_pose, correct
+        from humimic.motion.io.detect import read_human_motion
+        from humimic.motion.normalize import normalize
+        from humimic.motion.physics_filter import stability
+        from humimic.motion.robot_clip import make_robot_clip
+
+        cfg = self.cfg
+        motion = read_human_motion(
+            source,
+            asf=options.asf,
+            skeleton_map=options.skeleton_map,
+            body_models=options.body_models,
+        )
+        frames_in = motion.num_frames
+        report: dict[str, Any] = {"source": _source_entry(source, motion)}
+        motion, report["normalize"] = normalize(motion, cfg.normalize)
+        filter_result = stability(motion, cfg.filter)
+        report["filter"] = {
+            **filter_result.summary(),
+            "distance_m": _rounded(filter_result.distance_m),
+        }
+        contact = foot_contact_mask(motion, cfg.contact)
+        motion, report["correct"] = correct(motion, contact, cfg.correct)
+        report["contact"] = contact_summary(contact, motion.fps)
+        result = self.retargeter(motion, contact)
+        report["retarget"] = result.info
+        root_pos, root_quat, joint_pos = result.root_pos_w, result.root_quat_w, result.joint_pos
+        human: HumanMotion | None = motion
+        if cfg.correct.blend_in_s > 0 or cfg.correct.blend_out_s > 0:
+            root_pos, root_quat, joint_pos = blend_with_pose(
+                root_pos, root_quat, joint_pos,
+                np.array([0.0, 0.0, self.spec.default_root_height]),
+                np.array([1.0, 0.0, 0.0, 0.0]),
+                np.asarray(self.spec.default_joint_pos, np.float64),
+                motion.fps, cfg.correct.blend_in_s, cfg.correct.blend_out_s,
+            )  # fmt: skip
+            pad_in = blend_frame_count(cfg.correct.blend_in_s, motion.fps)
+            pad_out = blend_frame_count(cfg.correct.blend_out_s, motion.fps)
+            contact = np.concatenate(
+                [np.ones((pad_in, 2), bool), contact, np.ones((pad_out, 2), bool)]
+            )
+            human = None  # the blend frames have no human counterpart
+        clip = make_robot_clip(
+            self.spec, self.model, root_pos, root_quat, joint_pos, motion.fps,
+            contact_mask=contact.astype(np.float64), source_file=source,
+            settings=_settings(cfg), human=human,
+        )  # fmt: skip
+        self._assess(clip, report, filter_verdict=filter_result)
+        return clip, report, frames_in
+
+    def _convert_robot_clip(
+        self, source: Path, fmt: str, options: InputOptions
+    ) -> tuple[RobotClip, dict, int]:
+        """Robot clips from other tools: convert by joint name, then assess."""
+        from humimic.errors import InputFileError
+        from humimic.motion.clip import load_clip
+        from humimic.motion.io import robot_formats
+
+        variant = self.spec.variant
+        if fmt == "humimic_clip":
+            clip = load_clip(source)
+            if clip.variant != variant:
+                raise InputFileError(source, f"clip is for {clip.variant}, not {variant}")
+        elif fmt == "lafan_csv":
+            clip = robot_formats.read_lafan_csv(source, variant)
+        elif fmt == "beyondmimic":
+            clip = robot_formats.read_beyondmimic_npz(source, variant)
+        else:
+            clip = robot_formats.read_pbhc_pkl(source, variant, trust_pickle=options.trust_pickle)
+        clip.settings = {**clip.settings, **_settings(self.cfg)}
+        report: dict[str, Any] = {
+            "source": {"file": str(source), "format": fmt, "sha256": file_sha256(source)}
+        }
+        self._assess(clip, report, filter_verdict=None)
+        return clip, report, clip.num_frames
+
+    def _assess(self, clip: RobotClip, report: dict[str, Any], filter_verdict: Any) -> None:
+        """Feasibility checks and the overall verdict with reasons."""
+        from humimic.motion.feasibility import assess_clip
+
+        report["feasibility"] = assess_clip(clip, self.spec, self.model, self.cfg.feasibility)
+        verdict, reasons = report["feasibility"]["verdict"], list(report["feasibility"]["reasons"])
+        if filter_verdict is not None and not filter_verdict.passed:
+            verdict = "fail"
+            reasons.insert(0, f"physics filter: {filter_verdict.reason}")
+        error = report.get("retarget", {}).get("key_point_error_mean_m")
+        if error is not None and error > self.cfg.batch.max_key_point_error_m:
+            verdict = max(verdict, "warn", key=VERDICT_ORDER.__getitem__)
+            reasons.append(
+                f"retarget: mean key-point error {error * 100:.1f} cm "
+                f"> {self.cfg.batch.max_key_point_error_m * 100:.1f} cm"
+            )
+        report["verdict"] = verdict
+        report["reasons"] = reasons
+
+
+def _source_entry(source: Path, motion: HumanMotion) -> dict[str, Any]:
+    """Report entry describing the input file."""
+    return {
+        "file": str(source),
+        "format": motion.source_format,
+        "sha256": file_sha256(source),
+        "frames": motion.num_frames,
+        "fps": motion.fps,
+        "joints": len(motion.joint_names),
+        "canonical_map": motion.canonical,
+        "meta": {k: v for k, v in motion.meta.items() if isinstance(v, str | int | float | bool)},
+    }
+
+
+def _settings(cfg: RetargetCfg) -> dict[str, Any]:
+    """The resolved config as a plain dict, stored in every clip."""
+    from humimic.config.store import to_dict
+
+    return to_dict(cfg)
+
+
+def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:
+    """A short JSON list of floats."""
+    return [round(float(v), digits) for v in np.asarray(values).ravel()]
+
+
+def _figures(report: dict[str, Any]) -> dict[str, float]:
+    """Headline numbers for the batch summary table."""
+    out: dict[str, float] = {}
+    retarget = report.get("retarget", {})
+    if "key_point_error_mean_m" in retarget:
+        out["key_point_error_m"] = round(float(retarget["key_point_error_mean_m"]), 4)
+    checks = report.get("feasibility", {}).get("checks", {})
+    for check, key in (
+        ("foot_skating", "mean_mps"),
+        ("ground_penetration", "max_depth_m"),
+        ("joint_speed", "worst_fraction"),
+        ("torque", "worst_fraction"),
+    ):
+        value = checks.get(check, {}).get(key)
+        if isinstance(value, int | float):
+            out[f"{check}_{key}"] = round(float(value), 4)
+    if "filter" in report and "longest_unstable_s" in report["filter"]:
+        out["longest_unstable_s"] = float(report["filter"]["longest_unstable_s"])
+    return out

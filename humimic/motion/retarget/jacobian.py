@@ -1,0 +1,120 @@
+"""Positions and Jacobians of points attached to robot bodies, for whole clips at once.
+
+The state of frame ``t`` is ``x_t = (root position (3), root rotation increment δ (3),
+joint angles (J))``; the rotation increment is a world-frame rotation applied on the left
+of the root orientation. For a point ``p`` on a body moved by hinge ``j`` (world axis
+``a_j`` through anchor ``c_j``), ``∂p/∂q_j = a_j × (p − c_j)``; ``∂p/∂δ = −[p − r]×`` with
+``r`` the root position; ``∂p/∂r = I``. Dimension names: ``T`` frames, ``B`` bodies,
+``P`` points, ``J`` joints, ``V = 6 + J``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from humimic.geometry import quat_np
+from humimic.robot.kinematics import RobotKinematics
+
+F64 = NDArray[np.float64]
+State = tuple[F64, F64, F64]
+"""Root positions ``(T, 3)``, root orientations ``(T, 4)`` wxyz, joint angles ``(T, J)``."""
+
+
+@dataclass
+class Pose:
+    """Forward kinematics of one state.
+
+    Attributes:
+        body_pos_w: ``(T, B, 3)`` body origins, m.
+        body_rot_w: ``(T, B, 3, 3)`` body orientations (columns are body axes in world).
+        axis_w: ``(T, J, 3)`` joint axes in world.
+        anchor_w: ``(T, J, 3)`` joint anchors in world, m.
+        root_pos_w: ``(T, 3)`` root positions, m.
+    """
+
+    body_pos_w: F64
+    body_rot_w: F64
+    axis_w: F64
+    anchor_w: F64
+    root_pos_w: F64
+
+
+class BodyJacobians:
+    """Forward kinematics plus point Jacobians of one robot model, joints chosen by name."""
+
+    def __init__(self, model: mujoco.MjModel, joint_names: list[str]) -> None:
+        self.kin = RobotKinematics(model, joint_names, dtype=torch.float64)
+        ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in joint_names]
+        self.joint_body = np.array([model.jnt_bodyid[j] - 1 for j in ids])  # kinematics index
+        self.joint_axis_b = np.array([model.jnt_axis[j] for j in ids], dtype=np.float64)
+        self.joint_anchor_b = np.array([model.jnt_pos[j] for j in ids], dtype=np.float64)
+        moves = np.zeros((model.nbody - 1, len(ids)), dtype=bool)
+        for b in range(1, model.nbody):
+            ancestor = b
+            while ancestor > 0:
+                moves[b - 1] |= self.joint_body == ancestor - 1
+                ancestor = model.body_parentid[ancestor]
+        self.moves = moves  # (B, J): joint j moves body b
+        self.dim = 6 + len(ids)
+
+    def pose(self, state: State) -> Pose:
+        """Run forward kinematics for every frame of ``state``."""
+        root_pos, root_quat, joint_pos = (torch.from_numpy(np.ascontiguousarray(a)) for a in state)
+        with torch.no_grad():
+            body_pos, body_quat = self.kin.forward(root_pos, root_quat, joint_pos)
+        body_pos_w = body_pos.numpy()
+        body_rot_w = quat_np.to_matrix(body_quat.numpy())
+        rot = body_rot_w[:, self.joint_body]
+        axis_w = np.einsum("tjab,jb->tja", rot, self.joint_axis_b)
+        anchor_w = body_pos_w[:, self.joint_body] + np.einsum(
+            "tjab,jb->tja", rot, self.joint_anchor_b
+        )
+        return Pose(body_pos_w, body_rot_w, axis_w, anchor_w, state[0])
+
+    def points_w(self, pose: Pose, body: NDArray[np.int64], offset_b: F64) -> F64:
+        """World positions ``(T, P, 3)`` of points at ``offset_b (P, 3)`` on bodies ``(P,)``."""
+        return pose.body_pos_w[:, body] + np.einsum(
+            "tpab,pb->tpa", pose.body_rot_w[:, body], offset_b
+        )
+
+    def jacobian(self, pose: Pose, body: NDArray[np.int64], points_w: F64) -> F64:
+        """Jacobians ``(T, P, 3, V)`` of world points ``(T, P, 3)`` rigidly on bodies ``(P,)``."""
+        jac = np.zeros((*points_w.shape, self.dim))
+        jac[..., :3] = np.eye(3)
+        jac[..., 3:6] = -skew(points_w - pose.root_pos_w[:, None, :])
+        arm = points_w[:, :, None, :] - pose.anchor_w[:, None, :, :]  # (T, P, J, 3)
+        cols = np.cross(pose.axis_w[:, None, :, :], arm) * self.moves[body][None, :, :, None]
+        jac[..., 6:] = np.moveaxis(cols, 2, 3)
+        return jac
+
+
+def skew(v: F64) -> F64:
+    """Cross-product matrices ``(..., 3, 3)`` with ``skew(v) @ u = v × u``."""
+    x, y, z = np.moveaxis(v, -1, 0)
+    zero = np.zeros_like(x)
+    return np.stack(
+        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)],
+        axis=-2,
+    )
+
+
+def jacobian_at(
+    bj: BodyJacobians, pose: Pose, frame: NDArray[np.int64], body: NDArray[np.int64], points_w: F64
+) -> F64:
+    """Jacobians ``(M, 3, V)`` of ``M`` world points, each on its own frame and body.
+
+    The sparse twin of :meth:`BodyJacobians.jacobian`, for the few (frame, point) pairs that
+    are active, e.g. near-colliding capsules.
+    """
+    jac = np.zeros((len(frame), 3, bj.dim))
+    jac[:, :, :3] = np.eye(3)
+    jac[:, :, 3:6] = -skew(points_w - pose.root_pos_w[frame])
+    arm = points_w[:, None, :] - pose.anchor_w[frame]  # (M, J, 3)
+    cols = np.cross(pose.axis_w[frame], arm) * bj.moves[body][:, :, None]
+    jac[:, :, 6:] = np.moveaxis(cols, 1, 2)
+    return jac

@@ -1,0 +1,85 @@
+"""The motion front end end to end on real CMU motion capture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from humimic.config.store import compose
+from humimic.motion.clip import load_clip, report_path_for
+from humimic.motion.pipeline import ClipMaker, InputOptions
+
+SHARED_FILES = [
+    "cmu/bvh/02_01.bvh",
+    "cmu/bvh/05_06.bvh",
+    "cmu/bvh/49_08_cartwheels.bvh",
+    "cmu/bvh/01_01_forward_jumps.bvh",
+    "cmu/asfamc/07_05-walk.amc",
+    "cmu/asfamc/09_06-run.amc",
+]
+VARIANTS = ["g1_23dof_lock_wrist", "g1_29dof", "g1_23dof"]
+
+
+@pytest.fixture(scope="module")
+def makers() -> dict[str, ClipMaker]:
+    """One pipeline per variant, built once (model, solver) and reused for every file."""
+    return {v: ClipMaker(compose("retarget", [f"robot={v}"])) for v in VARIANTS}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name", SHARED_FILES)
+def test_every_shared_file_retargets_to_every_variant(
+    shared_motions: Path, makers: dict[str, ClipMaker], tmp_path: Path, name: str, variant: str
+) -> None:
+    out = tmp_path / "clip.npz"
+    outcome = makers[variant].run(shared_motions / name, out, InputOptions())
+    clip = load_clip(out)  # validates shapes, names, units, finiteness
+    spec = makers[variant].spec
+    assert clip.variant == variant and clip.joint_names == list(spec.joint_names)
+    assert outcome.verdict in ("pass", "warn", "fail")
+    report = json.loads(report_path_for(out).read_text())
+    assert report["verdict"] == outcome.verdict
+    assert clip.duration_s == pytest.approx(report["normalize"]["duration_s"], abs=0.03)
+    # Joint limits are hard in the solver, whatever the motion.
+    limits = report["feasibility"]["checks"]["joint_limits"]
+    assert limits["violation_frames"] == 0
+
+
+@pytest.mark.parametrize("name", ["cmu/bvh/02_01.bvh", "cmu/asfamc/07_05-walk.amc"])
+def test_walks_meet_the_quality_targets(
+    shared_motions: Path, makers: dict[str, ClipMaker], tmp_path: Path, name: str
+) -> None:
+    maker = makers["g1_23dof_lock_wrist"]
+    maker.run(shared_motions / name, tmp_path / "walk.npz", InputOptions())
+    report = load_clip(tmp_path / "walk.npz").report
+    checks = report["feasibility"]["checks"]
+    assert report["retarget"]["key_point_error_mean_m"] <= 0.03
+    assert checks["joint_limits"]["violation_frames"] == 0
+    assert checks["foot_skating"]["mean_mps"] <= 0.02
+    assert checks["ground_penetration"]["max_depth_m"] <= 0.005
+    assert report["filter"]["passed"]
+
+
+def test_cartwheel_is_flagged(shared_motions: Path, makers: dict[str, ClipMaker], tmp_path: Path):
+    maker = makers["g1_23dof_lock_wrist"]
+    outcome = maker.run(
+        shared_motions / "cmu/bvh/49_08_cartwheels.bvh", tmp_path / "c.npz", InputOptions()
+    )
+    assert outcome.verdict == "fail"
+    text = " ".join(outcome.reasons)
+    assert "physics filter" in text or "support" in text
+
+
+def test_robot_clip_round_trips_through_the_pipeline(
+    shared_motions: Path, makers: dict[str, ClipMaker], tmp_path: Path
+) -> None:
+    """A humimic clip given back as input is re-assessed, not retargeted again."""
+    maker = makers["g1_23dof_lock_wrist"]
+    maker.run(shared_motions / "cmu/bvh/02_01.bvh", tmp_path / "a.npz", InputOptions())
+    maker.run(tmp_path / "a.npz", tmp_path / "b.npz", InputOptions())
+    a, b = load_clip(tmp_path / "a.npz"), load_clip(tmp_path / "b.npz")
+    np.testing.assert_allclose(a.joint_pos, b.joint_pos)
+    assert b.report["source"]["format"] == "humimic_clip"
