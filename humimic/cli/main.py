@@ -1,0 +1,58 @@
+"""``humimic``: one console command with a subcommand per pipeline stage.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)``; modules import
+heavy libraries only inside their ``run`` function, so ``humimic --help`` stays fast.
+A :class:`~humimic.errors.HumimicError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from humimic import __version__
+from humimic.errors import HumimicError
+
+SUBCOMMANDS: tuple[str, ...] = ("retarget", "view")
+"""Modules under ``humimic.cli`` that register a subcommand, in help order."""
+
+DESCRIPTION = """\
+humimic turns human motion into Unitree G1 robot motion, in simulation and on the robot.
+
+pipeline:  retarget (mocap -> robot clip)  ->  view (look at clips and robots)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="humimic",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"humimic {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"humimic.cli.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``humimic`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except HumimicError as err:
+        print(f"humimic {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"humimic {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

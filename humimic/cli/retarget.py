@@ -1,0 +1,132 @@
+"""``humimic retarget``: human motion files (or a folder) to validated robot clips."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "turn human motion (BVH, ASF/AMC, AMASS/SMPL, GVHMR, joints) into robot clips"
+EPILOG = """\
+formats are detected from the file. Robot clips from other tools (Unitree LAFAN1 CSV,
+BeyondMimic/mjlab npz, PBHC/ASAP pickles) are converted and assessed too.
+
+Any config key can be overridden after the options, e.g.
+  humimic retarget walk.bvh -o walk.npz filter.stability_threshold_m=0.15 solver.iterations=20
+(see configs/retarget.yaml). Each clip gets <clip>.report.json with a pass/warn/fail verdict;
+a folder run also writes summary.csv and summary.json and skips clips already done.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``retarget`` subcommand."""
+    parser = subparsers.add_parser(
+        "retarget",
+        help=HELP,
+        description=HELP + ".",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", type=Path, help="a motion file or a folder of them")
+    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
+    parser.add_argument("--robot", help="robot variant (default g1_23dof_lock_wrist)")
+    parser.add_argument(
+        "-o", "--out", type=Path, help="output .npz for a file, folder for a folder"
+    )
+    parser.add_argument("--body-models", type=Path, help="folder with SMPL/SMPL-H/SMPL-X files")
+    parser.add_argument("--skeleton-map", type=Path, help="YAML: canonical joint -> your joint")
+    parser.add_argument("--asf", type=Path, help="ASF skeleton for an AMC file")
+    parser.add_argument(
+        "--trust-pickle", action="store_true", help="allow reading pickles (they can run code)"
+    )
+    parser.add_argument("--workers", type=int, help="worker processes for a folder (0 = cores)")
+    parser.add_argument("--engine", choices=("local", "ray"), help="where a folder runs")
+    parser.add_argument("--no-resume", action="store_true", help="redo clips already done")
+    parser.add_argument(
+        "--plots", action=argparse.BooleanOptionalAction, default=None,
+        help="write PNG report plots beside each clip (default: on for a file, off for a folder)",
+    )  # fmt: skip
+    parser.set_defaults(run=run)
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """Command-line options as config overrides (options win over positional overrides)."""
+    out = list(args.overrides)
+    if args.robot:
+        out.append(f"robot={args.robot}")
+    if args.workers is not None:
+        out.append(f"batch.workers={args.workers}")
+    if args.engine:
+        out.append(f"batch.engine={args.engine}")
+    if args.no_resume:
+        out.append("batch.resume=false")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate everything, then process one file or a whole folder."""
+    from humimic.config.store import compose
+    from humimic.errors import ConfigError, InputFileError
+    from humimic.motion.pipeline import InputOptions
+
+    bad = [o for o in args.overrides if "=" not in o]
+    if bad:
+        raise ConfigError(f"unexpected argument {bad[0]!r}: overrides look like key=value")
+    cfg = compose("retarget", _overrides(args))
+    from humimic.robot.spec import load_robot_spec
+
+    load_robot_spec(cfg.robot)  # fail on an unknown variant before any work
+    for flag, path in (("--body-models", args.body_models), ("--asf", args.asf)):
+        if path is not None and not path.exists():
+            raise InputFileError(path, f"{flag}: no such file or folder")
+    options = InputOptions(args.asf, args.skeleton_map, args.body_models, args.trust_pickle)
+    if not args.input.exists():
+        raise InputFileError(args.input, "no such file or folder")
+    if args.input.is_dir():
+        return _run_folder(args, cfg, options)
+    return _run_file(args, cfg, options)
+
+
+def _run_file(args: argparse.Namespace, cfg: object, options: object) -> int:
+    from humimic.motion.clip import load_clip
+    from humimic.motion.pipeline import ClipMaker
+
+    out = args.out or Path(args.input.stem + ".npz")
+    if out.suffix != ".npz":
+        from humimic.errors import ConfigError
+
+        raise ConfigError(f"-o {out}: a single input needs an output file ending in .npz")
+    outcome = ClipMaker(cfg).run(args.input, out, options)  # type: ignore[arg-type]
+    if args.plots is not False:
+        _plots(load_clip(out), out)
+    print(f"{outcome.verdict.upper()}: {args.input} -> {out} ({outcome.frames_out} frames)")
+    for reason in outcome.reasons:
+        print(f"  - {reason}")
+    return 0
+
+
+def _run_folder(args: argparse.Namespace, cfg: object, options: object) -> int:
+    from humimic.motion.batch import run_batch
+    from humimic.motion.clip import load_clip
+
+    out_dir = args.out or Path(args.input.resolve().name + "_clips")
+    outcomes = run_batch(args.input, out_dir, cfg, options)  # type: ignore[arg-type]
+    if args.plots:
+        for o in outcomes:
+            if o.verdict != "error":
+                _plots(load_clip(o.output), Path(o.output))
+    counts = {v: sum(o.verdict == v for o in outcomes) for v in ("pass", "warn", "fail", "error")}
+    print(
+        f"{len(outcomes)} inputs -> {out_dir}: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + f" (summary: {out_dir / 'summary.csv'})"
+    )
+    for o in outcomes:
+        if o.verdict == "error":
+            print(f"  error: {o.reasons[0] if o.reasons else o.source}")
+    return 0
+
+
+def _plots(clip: object, out: Path) -> None:
+    from humimic.motion.report_plots import plot_clip_report
+
+    plot_clip_report(clip, clip.report, out.parent, out.stem)  # type: ignore[attr-defined]
