@@ -37,6 +37,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], suffix: str 
     except OSError as err:
         raise HumimicError(f"{path}: cannot write output ({err.strerror or err})") from err
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
     try:
         write(Path(tmp))
         os.replace(tmp, path)
