@@ -63,6 +63,7 @@ class ClipMaker:
         self.spec: RobotSpec = load_robot_spec(cfg.robot)
         self.model: mujoco.MjModel = build_model(self.spec)
         self.retargeter = Retargeter(self.spec, self.model, cfg.solver)
+        self.settings = _settings(cfg)
 
     def run(self, source: Path, output: Path, options: InputOptions) -> Outcome:
         """Process ``source`` into the clip ``output`` (and ``<output>.report.json``)."""
@@ -136,7 +137,7 @@ class ClipMaker:
         clip = make_robot_clip(
             self.spec, self.model, root_pos, root_quat, joint_pos, motion.fps,
             contact_mask=contact.astype(np.float64), source_file=source,
-            settings=_settings(cfg), human=human,
+            settings=self.settings, human=human,
         )  # fmt: skip
         self._assess(clip, report, filter_verdict=filter_result)
         return clip, report, frames_in
@@ -160,7 +161,7 @@ class ClipMaker:
             clip = robot_formats.read_beyondmimic_npz(source, variant)
         else:
             clip = robot_formats.read_pbhc_pkl(source, variant, trust_pickle=options.trust_pickle)
-        clip.settings = {**clip.settings, **_settings(self.cfg)}
+        clip.settings = {**clip.settings, **self.settings}
         report: dict[str, Any] = {
             "source": {"file": str(source), "format": fmt, "sha256": file_sha256(source)}
         }

@@ -129,17 +129,32 @@ def add_collision_terms(
     start = bj.points_w(pose, caps.body, caps.start_b)  # (T, G, 3)
     end = bj.points_w(pose, caps.body, caps.end_b)
     a, b = caps.pairs[:, 0], caps.pairs[:, 1]
-    ca, cb = closest_points(start[:, a], end[:, a], start[:, b], end[:, b])  # (T, K, 3)
+    reach = caps.radius[a] + caps.radius[b] + margin  # (K,)
+    # Cheap bound first: centres farther apart than both half-lengths plus reach never touch.
+    centre = 0.5 * (start + end)
+    half = 0.5 * np.linalg.norm(caps.end_b - caps.start_b, axis=-1)
+    bound = reach + half[a] + half[b]
+    frame, pair = np.nonzero(np.linalg.norm(centre[:, a] - centre[:, b], axis=-1) < bound)
+    ca, cb = closest_points(
+        start[frame, a[pair]], end[frame, a[pair]], start[frame, b[pair]], end[frame, b[pair]]
+    )
     gap = ca - cb
     dist = np.linalg.norm(gap, axis=-1)
-    reach = caps.radius[a] + caps.radius[b] + margin
-    frame, pair = np.nonzero(dist < reach)
+    near = dist < reach[pair]
+    frame, pair, ca, cb, gap, dist = (
+        frame[near],
+        pair[near],
+        ca[near],
+        cb[near],
+        gap[near],
+        dist[near],
+    )
     if frame.size == 0:
         return 0.0
-    normal = gap[frame, pair] / np.maximum(dist[frame, pair], 1e-9)[:, None]
-    res = weight * (reach[pair] - dist[frame, pair])
-    jac_a = jacobian_at(bj, pose, frame, caps.body[a[pair]], ca[frame, pair])
-    jac_b = jacobian_at(bj, pose, frame, caps.body[b[pair]], cb[frame, pair])
+    normal = gap / np.maximum(dist, 1e-9)[:, None]
+    res = weight * (reach[pair] - dist)
+    jac_a = jacobian_at(bj, pose, frame, caps.body[a[pair]], ca)
+    jac_b = jacobian_at(bj, pose, frame, caps.body[b[pair]], cb)
     row = -weight * np.einsum("mi,miv->mv", normal, jac_a - jac_b)  # (M, V)
     np.add.at(diag, frame, row[:, :, None] * row[:, None, :])
     np.add.at(grad, frame, row * res[:, None])
