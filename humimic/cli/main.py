@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from humimic import __version__
 from humimic.errors import HumimicError
 
-SUBCOMMANDS: tuple[str, ...] = ("retarget", "view")
+SUBCOMMANDS: tuple[str, ...] = ("demo", "retarget", "view")
 """Modules under ``humimic.cli`` that register a subcommand, in help order."""
 
 DESCRIPTION = """\
