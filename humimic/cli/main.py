@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from humimic import __version__
 from humimic.errors import HumimicError
 
-SUBCOMMANDS: tuple[str, ...] = ("demo", "retarget", "view")
+SUBCOMMANDS: tuple[str, ...] = ("demo", "retarget", "video", "view")
 """Modules under ``humimic.cli`` that register a subcommand, in help order."""
 
 DESCRIPTION = """\
@@ -52,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"humimic {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
+        return 0
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--trust-pickle", action="store_true", help="allow reading pickles (they can run code)"
     )
+    parser.add_argument(
+        "--also-write", default="", metavar="FORMATS",
+        help="comma list: beyondmimic (mjlab npz), unitree_csv (LAFAN1-style CSV) beside each clip",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, help="worker processes for a folder (0 = cores)")
     parser.add_argument("--engine", choices=("local", "ray"), help="where a folder runs")
     parser.add_argument("--no-resume", action="store_true", help="redo clips already done")
@@ -78,7 +82,17 @@ def run(args: argparse.Namespace) -> int:
     for flag, path in (("--body-models", args.body_models), ("--asf", args.asf)):
         if path is not None and not path.exists():
             raise InputFileError(path, f"{flag}: no such file or folder")
-    options = InputOptions(args.asf, args.skeleton_map, args.body_models, args.trust_pickle)
+    from humimic.motion.pipeline import EXTRA_FORMATS
+
+    extra = [f for f in args.also_write.split(",") if f]
+    unknown = [f for f in extra if f not in EXTRA_FORMATS]
+    if unknown:
+        raise ConfigError(
+            f"--also-write: unknown format {unknown[0]!r} (use {', '.join(EXTRA_FORMATS)})"
+        )
+    options = InputOptions(
+        args.asf, args.skeleton_map, args.body_models, args.trust_pickle, extra_formats=extra
+    )
     if not args.input.exists():
         raise InputFileError(args.input, "no such file or folder")
     if args.input.is_dir():

@@ -35,6 +35,9 @@ class InputOptions:
     skeleton_map: Path | None = None
     body_models: Path | None = None
     trust_pickle: bool = False
+    extra_formats: list[str] = field(default_factory=list)
+    """Also write each clip as ``beyondmimic`` (``<clip>.beyondmimic.npz``) and/or
+    ``unitree_csv`` (``<clip>.unitree.csv``)."""
 
 
 @dataclass
@@ -78,6 +81,7 @@ class ClipMaker:
         report["timing_s"] = round(time.perf_counter() - start, 4)
         clip.report = report
         save_clip(clip, output)
+        write_extra_formats(clip, output, options.extra_formats)
         return Outcome(
             source=str(source),
             output=str(output),
@@ -186,6 +190,19 @@ class ClipMaker:
             )
         report["verdict"] = verdict
         report["reasons"] = reasons
+
+
+EXTRA_FORMATS = {"beyondmimic": ".beyondmimic.npz", "unitree_csv": ".unitree.csv"}
+
+
+def write_extra_formats(clip: RobotClip, output: Path, formats: list[str]) -> list[Path]:
+    """Write ``clip`` in other tools' formats beside ``output``."""
+    from humimic.motion.io.robot_formats import write_beyondmimic_npz, write_unitree_csv
+
+    writers = {"beyondmimic": write_beyondmimic_npz, "unitree_csv": write_unitree_csv}
+    return [
+        writers[name](clip, output.with_name(output.stem + EXTRA_FORMATS[name])) for name in formats
+    ]
 
 
 def _source_entry(source: Path, motion: HumanMotion) -> dict[str, Any]:

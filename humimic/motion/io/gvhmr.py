@@ -18,7 +18,7 @@ from pathlib import Path
 from humimic.errors import HumimicError, InputFileError
 
 INSTALL_HINT = (
-    "install GVHMR: clone https://github.com/zju3dv/GVHMR, `pip install -e .` it so `hmr4d` "
+    "install GVHMR: clone the GVHMR repository (zju3dv/GVHMR), `pip install -e .` it so `hmr4d` "
     "imports, put its checkpoints in <GVHMR>/inputs/checkpoints/ and set GVHMR_ROOT=<GVHMR> "
     "(see GVHMR's docs/INSTALL.md)"
 )
