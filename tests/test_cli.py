@@ -88,3 +88,61 @@ def test_retarget_writes_clip_report_and_plots(shared_motions: Path, tmp_path: P
     assert out.is_file() and (tmp_path / "walk.report.json").is_file()
     assert sorted(p.name for p in tmp_path.glob("walk_*.png"))
     assert "walk.npz" in result.stdout
+
+
+def _rename_joints(text: str) -> tuple[str, dict[str, str]]:
+    """A BVH whose joints have names no naming family knows (Bone00, Bone01, ...)."""
+    import re
+
+    names = re.findall(r"(?:ROOT|JOINT)\s+(\S+)", text)
+    renamed = {}
+    for i, name in enumerate(names):
+        renamed[name] = f"Bone{i:02d}"
+        text = re.sub(rf"\b(ROOT|JOINT)\s+{re.escape(name)}\b", rf"\1 Bone{i:02d}", text, count=1)
+    return text, renamed
+
+
+def test_unknown_skeleton_lists_missing_joints_and_a_user_map_fixes_it(
+    shared_motions: Path, tmp_path: Path
+) -> None:
+    text, renamed = _rename_joints((shared_motions / "cmu/bvh/02_01.bvh").read_text())
+    weird = tmp_path / "weird.bvh"
+    weird.write_text(text)
+    result = run_cli("retarget", str(weird), "-o", str(tmp_path / "w.npz"), "--no-plots")
+    assert result.returncode == 2
+    first, *rest = result.stderr.splitlines()
+    assert "unknown skeleton" in first and "left_knee" in first and "weird.bvh" in first
+    assert any("skeleton map" in line for line in rest)  # shows how to write the mapping
+    assert not (tmp_path / "w.npz").exists()
+
+    cmu = {"pelvis": "Hips", "head": "Head", "spine": "Spine", "chest": "Spine1", "neck": "Neck"}
+    for side, s in (("left", "Left"), ("right", "Right")):
+        cmu |= {
+            f"{side}_shoulder": f"{s}Arm", f"{side}_elbow": f"{s}ForeArm",
+            f"{side}_wrist": f"{s}Hand", f"{side}_hip": f"{s}UpLeg", f"{side}_knee": f"{s}Leg",
+            f"{side}_ankle": f"{s}Foot", f"{side}_toe": f"{s}ToeBase",
+        }  # fmt: skip
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("".join(f"{k}: {renamed[v]}\n" for k, v in cmu.items()))
+    result = run_cli(
+        "retarget", str(weird), "-o", str(tmp_path / "w.npz"), "--no-plots",
+        "--skeleton-map", str(mapping),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "w.npz").is_file()
+
+
+def test_amass_file_without_body_models_names_the_missing_file(tmp_path: Path) -> None:
+    import numpy as np
+
+    amass = tmp_path / "clip_poses.npz"
+    np.savez(
+        amass, poses=np.zeros((10, 156)), trans=np.zeros((10, 3)), betas=np.zeros(16),
+        gender="female", mocap_framerate=120.0,
+    )  # fmt: skip
+    env_models = tmp_path / "empty_models"
+    env_models.mkdir()
+    result = run_cli("retarget", str(amass), "--body-models", str(env_models), cwd=tmp_path)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "smplh" in line.lower() and "female" in line.lower()
