@@ -144,3 +144,28 @@ def test_capsule_pairs_follow_mujoco_filters() -> None:
     assert ("left_thigh_col", "left_shin_col") not in names  # excluded pair in the model
     assert ("pelvis_col", "left_hip_col") not in names  # excluded in the model
     assert ("left_upper_arm_col", "left_forearm_col") not in names  # parent and child
+
+
+def test_coarse_pass_reaches_the_same_solution(setup) -> None:
+    """Coarse-to-fine is a speed-up only: it must land where the plain solve lands."""
+    retargeter, model = setup
+    spec = retargeter.spec
+    root, quat, joints = robot_trajectory(np.asarray(spec.default_joint_pos), 48)
+    ids = [model.joint(n).id for n in spec.joint_names]
+    joints = np.clip(joints, model.jnt_range[ids][:, 0] + 0.02, model.jnt_range[ids][:, 1] - 0.02)
+    targets = retargeter.solver.point_positions((root, quat, joints), retargeter.key_points)
+    problem = SolveProblem(
+        targets, np.ones(targets.shape[1]), retargeter.key_points, retargeter.soles,
+        np.zeros((48, 2), bool), 50.0, root + 0.03, quat,
+    )  # fmt: skip
+    solver = retargeter.solver
+    results = {}
+    for stride in (1, 4):
+        solver.cfg.coarse_stride = stride
+        r = solver.solve(problem)
+        results[stride] = solver.point_positions(
+            (r.root_pos_w, r.root_quat_w, r.joint_pos), retargeter.key_points
+        )
+    solver.cfg.coarse_stride = 4
+    assert np.abs(results[4] - targets).max() < 2e-3
+    assert np.abs(results[4] - results[1]).max() < 2e-3

@@ -21,7 +21,7 @@ clamped into the limits. Dimension names: ``T`` frames, ``P`` points, ``J`` join
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mujoco
 import numpy as np
@@ -72,11 +72,20 @@ class SolverCfg:
     """Self-collision avoidance between the robot's collision capsules, per m."""
     collision_margin_m: float = 0.01
     """Extra clearance kept between collision capsules, m."""
+    tolerance: float = 0.01
+    """Stop when an iteration lowers the cost by less than this fraction."""
+    coarse_stride: int = 4
+    """Solve every n-th frame first and start the full solve from its interpolation
+    (1 = no coarse pass)."""
 
     def __post_init__(self) -> None:
         """Reject values that make the problem meaningless."""
         if self.iterations < 1:
             raise ConfigError("solver.iterations must be >= 1")
+        if self.coarse_stride < 1:
+            raise ConfigError("solver.coarse_stride must be >= 1")
+        if not 0.0 <= self.tolerance < 1.0:
+            raise ConfigError("solver.tolerance must be in [0, 1)")
         for name in ("posture_weight", "ground_weight", "contact_pin_weight", "smooth_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"solver.{name} must be >= 0")
@@ -178,9 +187,13 @@ class SequenceSolver:
         )
         state = (problem.root_pos_w.copy(), quat_np.normalize(problem.root_quat_w), joint_pos)
         state = (state[0], state[1], np.clip(state[2], self.lower, self.upper))
-        damping = 1e-3
         with threadpool_limits(1):  # banded Cholesky is memory-bound: threads only contend
-            return self._iterate(problem, state, damping)
+            stride = self.cfg.coarse_stride
+            if stride > 1 and num_frames >= 4 * stride:
+                # Coarse to fine: most of the work happens on every stride-th frame.
+                coarse = self._iterate(_subsample(problem, stride), _take(state, stride), 1e-3)
+                state = _upsample(coarse, num_frames, stride)
+            return self._iterate(problem, state, 1e-3)
 
     def _iterate(self, problem: SolveProblem, state: State, damping: float) -> SolveResult:
         """Levenberg-Marquardt loop over whole-clip Gauss-Newton steps."""
@@ -195,7 +208,7 @@ class SequenceSolver:
                 state, cost, system = candidate, new_cost, new_system
                 damping = max(damping / 3.0, 1e-6)
                 history.append(cost)
-                if history[-2] - cost < 1e-6 * history[-2]:
+                if history[-2] - cost < self.cfg.tolerance * history[-2]:
                     break
             else:
                 damping *= 10.0
@@ -358,6 +371,42 @@ def _accumulate(diag: F64, grad: F64, res: F64, jac: F64) -> float:
     diag += _gram(jac_flat, jac_flat)
     grad += np.matmul(res_flat[:, None, :], jac_flat)[:, 0]
     return float(np.sum(res_flat**2))
+
+
+def _take(state: State, stride: int) -> State:
+    """Every ``stride``-th frame of a state, always keeping the last frame."""
+    index = _coarse_index(state[0].shape[0], stride)
+    return state[0][index], state[1][index], state[2][index]
+
+
+def _coarse_index(num_frames: int, stride: int) -> NDArray[np.int64]:
+    index = np.arange(0, num_frames, stride)
+    return index if index[-1] == num_frames - 1 else np.append(index, num_frames - 1)
+
+
+def _subsample(problem: SolveProblem, stride: int) -> SolveProblem:
+    """The same problem on every ``stride``-th frame (a contact counts if any frame had it)."""
+    index = _coarse_index(problem.targets_w.shape[0], stride)
+    contact = np.logical_and.reduceat(problem.contact, index, axis=0)
+    return replace(
+        problem,
+        targets_w=problem.targets_w[index],
+        contact=contact,
+        fps=problem.fps / stride,
+        root_pos_w=problem.root_pos_w[index],
+        root_quat_w=problem.root_quat_w[index],
+    )
+
+
+def _upsample(coarse: SolveResult, num_frames: int, stride: int) -> State:
+    """Interpolate a coarse solution back to every frame (slerp for the root)."""
+    index = _coarse_index(num_frames, stride)
+    t = np.arange(num_frames)
+    seg = np.clip(np.searchsorted(index, t, side="right") - 1, 0, len(index) - 2)
+    alpha = (t - index[seg]) / (index[seg + 1] - index[seg])
+    lerp = lambda x: x[seg] + alpha[:, None] * (x[seg + 1] - x[seg])  # noqa: E731
+    quat = quat_np.slerp(coarse.root_quat_w[seg], coarse.root_quat_w[seg + 1], alpha)
+    return lerp(coarse.root_pos_w), quat, lerp(coarse.joint_pos)
 
 
 @functools.lru_cache(maxsize=8)
