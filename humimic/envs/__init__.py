@@ -1,0 +1,1 @@
+"""Motion-tracking environments: reference clips, terms, managers and the env itself."""

@@ -1,0 +1,120 @@
+"""Domain randomisation: physical parameters per episode, control delay, velocity pushes.
+
+Parameters go to the backend through ``set_params`` at reset (friction, body mass scale,
+root CoM offset, kp/kd scale). The privileged vector seen by the critic is
+``[com_offset (3), mass_scale (B), kp_scale (J), kd_scale (J), friction (1), delay (1)]``.
+Pushes add ``U(±v)`` to the root's horizontal velocity every ``U(interval)`` seconds by
+re-setting the world's state (the backends have no force hook).
+Torque noise (PBHC's RFI/RAO) is not applied: the backends expose no torque offsets.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from humimic.config.train import RandomizationCfg
+from humimic.sim.backend import SimBackend
+
+
+class DomainRandomizer:
+    """Per-world parameter draws and the action delay line."""
+
+    def __init__(
+        self,
+        cfg: RandomizationCfg,
+        backend: SimBackend,
+        num_bodies: int,
+        num_joints: int,
+        control_dt: float,
+        generator: torch.Generator,
+    ) -> None:
+        """Nominal parameters everywhere; delay 0; first push times drawn."""
+        self.cfg, self.backend, self.gen = cfg, backend, generator
+        n = backend.num_worlds
+        self.dt = control_dt
+        self.com = torch.zeros(n, 3)
+        self.mass = torch.ones(n, num_bodies)
+        self.kp = torch.ones(n, num_joints)
+        self.kd = torch.ones(n, num_joints)
+        self.friction = torch.ones(n, 1)
+        self.delay = torch.zeros(n, dtype=torch.long)
+        max_delay = cfg.control_delay_steps[1]
+        self.action_buffer = torch.zeros(n, max_delay + 1, num_joints)
+        self.next_push_s = self._push_interval(n)
+        self.pushes = 0
+
+    def params_vector(self) -> Tensor:
+        """Privileged DR parameters, (N, 3 + B + 2J + 2)."""
+        return torch.cat(
+            (self.com, self.mass, self.kp, self.kd, self.friction, self.delay[:, None].float()),
+            dim=1,
+        )
+
+    def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> Tensor:
+        return low + (high - low) * torch.rand(shape, generator=self.gen)
+
+    def _push_interval(self, n: int) -> Tensor:
+        low, high = self.cfg.push_interval_s
+        return self._uniform((n,), low, high)
+
+    def reset(self, env_ids: Tensor, randomize: bool, delay_only: bool = False) -> None:
+        """Draw new parameters for ``env_ids`` (or nominal ones) and clear their delay line."""
+        m, c = len(env_ids), self.cfg
+        self.action_buffer[env_ids] = 0.0
+        if randomize or delay_only:
+            lo, hi = c.control_delay_steps
+            self.delay[env_ids] = torch.randint(lo, hi + 1, (m,), generator=self.gen)
+        if not randomize:
+            return
+        nb, nj = self.mass.shape[1], self.kp.shape[1]
+        self.friction[env_ids] = self._uniform((m, 1), *c.friction)
+        self.mass[env_ids] = self._uniform((m, nb), *c.body_mass_scale)
+        half = torch.tensor(c.com_offset_m)
+        self.com[env_ids] = (2 * torch.rand((m, 3), generator=self.gen) - 1) * half
+        self.kp[env_ids] = self._uniform((m, nj), *c.kp_scale)
+        self.kd[env_ids] = self._uniform((m, nj), *c.kd_scale)
+        self.backend.set_params(
+            env_ids,
+            friction=self.friction[env_ids, 0],
+            body_mass_scale=self.mass[env_ids],
+            com_offset_b=self.com[env_ids],
+            kp_scale=self.kp[env_ids],
+            kd_scale=self.kd[env_ids],
+        )
+
+    def delayed(self, actions: Tensor) -> Tensor:
+        """Push ``actions`` (N, J) into the delay line; return each world's delayed action."""
+        self.action_buffer = torch.roll(self.action_buffer, 1, dims=1)
+        self.action_buffer[:, 0] = actions
+        if self.action_buffer.shape[1] == 1:
+            return actions
+        rows = torch.arange(actions.shape[0])
+        return self.action_buffer[rows, self.delay]
+
+    def maybe_push(self, episode_s: Tensor) -> None:
+        """Add a random horizontal root velocity to worlds whose push time has come."""
+        if not self.cfg.pushes:
+            return
+        due = torch.nonzero(episode_s >= self.next_push_s).flatten()
+        if due.numel() == 0:
+            return
+        s = self.backend.state()
+        v = self.cfg.push_velocity_mps
+        lin = s.root_lin_vel_w[due].clone()
+        lin[:, :2] += (2 * torch.rand((len(due), 2), generator=self.gen) - 1) * v
+        self.backend.reset(
+            due,
+            root_pos_w=s.root_pos_w[due].clone(),
+            root_quat_w=s.root_quat_w[due].clone(),
+            root_lin_vel_w=lin,
+            root_ang_vel_w=s.root_ang_vel_w[due].clone(),
+            joint_pos=s.joint_pos[due].clone(),
+            joint_vel=s.joint_vel[due].clone(),
+        )
+        self.next_push_s[due] = episode_s[due] + self._push_interval(len(due))
+        self.pushes += int(due.numel())
+
+    def reset_push_timer(self, env_ids: Tensor) -> None:
+        """Restart the push clock of new episodes."""
+        self.next_push_s[env_ids] = self._push_interval(len(env_ids))

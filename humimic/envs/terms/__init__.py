@@ -1,0 +1,1 @@
+"""Observation, reward and termination terms, registered by name (see envs.registry)."""

@@ -1,0 +1,102 @@
+"""Observation terms: ``fn(d: StepData, **params) -> (N, D)`` float tensors.
+
+Body-relative terms use the robot's heading frame (yaw of the root only), as PBHC does.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from humimic.envs.registry import register
+from humimic.envs.step_data import StepData
+from humimic.geometry import quat_torch
+
+
+@register("observation")
+def actions(d: StepData) -> Tensor:
+    """Last policy output, (N, J)."""
+    return d.actions
+
+
+@register("observation")
+def base_ang_vel(d: StepData) -> Tensor:
+    """Root angular velocity in the root frame, (N, 3), rad/s."""
+    return d.robot.root_ang_vel_b
+
+
+@register("observation")
+def base_lin_vel(d: StepData) -> Tensor:
+    """Root linear velocity in the root frame, (N, 3), m/s (privileged)."""
+    return quat_torch.rotate_inverse(d.robot.root_quat_w, d.robot.root_lin_vel_w)
+
+
+@register("observation")
+def dof_pos(d: StepData) -> Tensor:
+    """Joint positions minus the default pose, (N, J), rad."""
+    return d.robot.joint_pos - d.default_joint_pos
+
+
+@register("observation")
+def dof_vel(d: StepData) -> Tensor:
+    """Joint velocities, (N, J), rad/s."""
+    return d.robot.joint_vel
+
+
+@register("observation")
+def projected_gravity(d: StepData) -> Tensor:
+    """Unit gravity direction in the root frame, (N, 3)."""
+    return quat_torch.projected_gravity_b(d.robot.root_quat_w)
+
+
+@register("observation")
+def ref_motion_phase(d: StepData) -> Tensor:
+    """Clip phase t / T in [0, 1], (N, 1)."""
+    return d.ref.phase.unsqueeze(1)
+
+
+def _heading_inv(d: StepData, count: int) -> Tensor:
+    """Inverse-heading quaternion repeated per body, (N, count, 4)."""
+    yaw = quat_torch.yaw_quat(d.robot.root_quat_w)
+    return quat_torch.conjugate(yaw).unsqueeze(1).expand(-1, count, -1)
+
+
+@register("observation")
+def dif_local_body_pos(d: StepData) -> Tensor:
+    """Reference minus robot body positions in the heading frame, (N, B·3), m."""
+    diff = d.ref.body_pos_w - d.robot.body_pos_w
+    return quat_torch.rotate(_heading_inv(d, diff.shape[1]), diff).flatten(1)
+
+
+@register("observation")
+def local_ref_body_pos(d: StepData) -> Tensor:
+    """Reference body positions relative to the robot root, heading frame, (N, B·3), m."""
+    rel = d.ref.body_pos_w - d.robot.root_pos_w.unsqueeze(1)
+    return quat_torch.rotate(_heading_inv(d, rel.shape[1]), rel).flatten(1)
+
+
+@register("observation")
+def dr_params(d: StepData) -> Tensor:
+    """Randomised physical parameters of each world (see the randomiser), (N, D)."""
+    if d.dr_params is None:
+        raise RuntimeError("dr_params observation needs the env's randomiser")
+    return d.dr_params
+
+
+@register("observation")
+def ref_future(d: StepData, steps: int = 5) -> Tensor:
+    """Upcoming reference frames (reference-conditioned policy), (N, steps·(J+6)).
+
+    Per future control step k = 1..steps: reference joint angles (rad), the reference root
+    position relative to the robot root in the heading frame (m) and the reference
+    projected gravity.
+    """
+    assert d.motion is not None and d.clip_ids is not None and d.times_s is not None
+    parts = []
+    yaw_inv = quat_torch.conjugate(quat_torch.yaw_quat(d.robot.root_quat_w))
+    for k in range(1, steps + 1):
+        ref = d.motion.state(d.clip_ids, d.times_s + k * d.control_dt)
+        rel = quat_torch.rotate(yaw_inv, ref.root_pos_w - d.robot.root_pos_w)
+        grav = quat_torch.projected_gravity_b(ref.root_quat_w)
+        parts += [ref.joint_pos, rel, grav]
+    return torch.cat(parts, dim=1)

@@ -1,0 +1,310 @@
+"""``TrackingEnv``: N robots tracking reference clips, as an rsl-rl ``VecEnv``.
+
+The env owns the physics backend, the motion library, the observation/reward/termination
+managers, the randomiser and the adaptive state (σ, curricula). Everything configurable
+comes from :class:`~humimic.config.train.TaskCfg` and :class:`~humimic.config.train.SimCfg`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from tensordict import TensorDict
+from torch import Tensor
+
+from humimic.config.train import SimCfg, TaskCfg
+from humimic.envs.adaptive import AdaptiveSigma, Curriculum
+from humimic.envs.managers import (
+    ObservationGroup,
+    ObsSlice,
+    RewardManager,
+    TerminationManager,
+)
+from humimic.envs.motion_library import MotionLibrary, check_variant, load_clips
+from humimic.envs.randomization import DomainRandomizer
+from humimic.envs.registry import bind
+from humimic.envs.robot_layout import resolve_layout
+from humimic.envs.step_data import ContactState, StepData
+from humimic.errors import ConfigError
+from humimic.motion.clip import RobotClip
+from humimic.robot.model import build_model
+from humimic.robot.spec import load_robot_spec
+from humimic.sim.backend import make_backend
+
+CONTACT_N = 1.0
+
+
+def validate_task(task: TaskCfg) -> None:
+    """Bind every term (names and params) without simulating; raises ConfigError."""
+    for group, gcfg in task.observations.items():
+        for key, term in gcfg.terms.items():
+            bind(
+                "observation", f"task.observations.{group}.terms.{key}", term.fn or key, term.params
+            )
+    RewardManager(task.rewards, AdaptiveSigma(task.sigma), 0.02, 1)
+    TerminationManager(task.terminations)
+
+
+class TrackingEnv:
+    """Motion-tracking env (rsl-rl VecEnv contract: see :meth:`step`)."""
+
+    def __init__(
+        self, task: TaskCfg, sim: SimCfg, clips: list[RobotClip] | None = None, seed: int = 0
+    ) -> None:
+        """Validate the config, load clips, then build the model and the backend.
+
+        Raises:
+            ConfigError: Bad term, clip for another robot variant, bad sim settings.
+        """
+        validate_task(task)
+        if torch.device(sim.device).type != "cpu":
+            # Env buffers live on the CPU; a CUDA run needs them moved (not done yet).
+            raise ConfigError(
+                f"sim.device: only 'cpu' is supported by TrackingEnv, got {sim.device!r}"
+            )
+        spec = load_robot_spec(task.robot)
+        if clips is None:
+            clips = load_clips(list(task.motion.files), spec.variant)
+        check_variant(clips, spec.variant)
+        self.cfg, self.sim_cfg, self.spec = task, sim, spec
+        self.num_envs, self.device = sim.num_envs, torch.device(sim.device)
+        self.num_actions = spec.num_joints
+        self.control_dt, self.decimation = sim.control_dt, sim.decimation
+        self.gen = torch.Generator().manual_seed(seed)
+        self._build_sim(clips)
+        self.max_episode_length = int(torch.ceil(self.motion.duration_s.max() / self.control_dt))
+        n, j = self.num_envs, self.num_actions
+        self.episode_length_buf = torch.zeros(n, dtype=torch.long)
+        self.clip_ids = torch.zeros(n, dtype=torch.long)
+        self.start_s = torch.zeros(n)
+        self.sigma = AdaptiveSigma(task.sigma)
+        self.curriculum = Curriculum(task.curriculum)
+        self.dr = DomainRandomizer(
+            task.randomization, self.backend, len(self.layout.body_names), j, self.control_dt,
+            self.gen,
+        )  # fmt: skip
+        self.recorder: Callable[[StepData], None] | None = None
+        """Called every step after rewards, before resets (evaluation uses it)."""
+        self._filt_prev = torch.zeros(n, 2, dtype=torch.bool)
+        self.d = self._initial_step_data()
+        self.rewards = RewardManager(task.rewards, self.sigma, self.control_dt, n)
+        self.terminations = TerminationManager(task.terminations)
+        self.obs_groups = {
+            name: ObservationGroup(name, g, self.d, task.noise)
+            for name, g in task.observations.items()
+        }
+        self.nan_resets = 0
+        self._reset(torch.arange(n))
+        self.obs = self._observe()
+
+    def _build_sim(self, clips: list[RobotClip]) -> None:
+        """Model, robot layout, motion library and physics backend."""
+        spec, sim = self.spec, self.sim_cfg
+        self.model = build_model(spec, physics_dt=sim.physics_dt)
+        self.layout = resolve_layout(spec, self.model)
+        self.motion = MotionLibrary(
+            clips,
+            list(spec.joint_names),
+            self.layout.body_names,
+            self.device,
+            self.cfg.motion.bin_s,
+        )
+        self.backend = make_backend(
+            sim.backend, self.model, spec, self.num_envs, self.layout.body_names, sim.device
+        )
+
+    def _initial_step_data(self) -> StepData:
+        n, j, lay = self.num_envs, self.num_actions, self.layout
+        times = torch.zeros(n)
+        return StepData(
+            robot=self.backend.state(),
+            ref=self.motion.state(self.clip_ids, times),
+            actions=torch.zeros(n, j),
+            prev_actions=torch.zeros(n, j),
+            default_joint_pos=lay.default_joint_pos,
+            joint_pos_limits=lay.joint_pos_limits,
+            joint_vel_limits=lay.joint_vel_limits,
+            effort_limits=lay.effort_limits,
+            groups=lay.groups,
+            feet=ContactState.zeros(n, self.device),
+            control_dt=self.control_dt,
+            collision_force=self._collision_force(),
+            dr_params=self.dr.params_vector(),
+            terminated=torch.zeros(n, dtype=torch.bool),
+            time_out=torch.zeros(n, dtype=torch.bool),
+            far_distance_m=self.curriculum.far_distance_m,
+            motion=self.motion,
+            clip_ids=self.clip_ids,
+            times_s=times,
+        )
+
+    # ------------------------------------------------------------------ VecEnv API
+    def get_observations(self) -> TensorDict:
+        """Observation groups ``actor`` and ``critic``, each (N, dim)."""
+        return self.obs
+
+    def step(self, actions: Tensor) -> tuple[TensorDict, Tensor, Tensor, dict[str, Any]]:
+        """Advance every env by one control step (``decimation`` physics steps).
+
+        Step order: store actions → delay line (DR) → target = default + scale·action →
+        ``decimation`` physics steps → count diverged worlds → advance clip time, refresh
+        reference/contacts/forces → terminations (failures, clip-end time-outs, NaN worlds)
+        → rewards (σ updated) → recorder hook → curricula, adaptive-sampling statistics and
+        reset of finished envs (RSI + DR) → pushes → observations (history pushed) →
+        previous action ← action.
+
+        Returns:
+            obs TensorDict, rewards (N,), dones (N,) bool, extras with ``time_outs`` (N,)
+            bool and ``log`` (scalars, keys start with "/").
+        """
+        d = self.d
+        d.actions = actions.detach().clamp(-100.0, 100.0)
+        applied = self.dr.delayed(d.actions)
+        target = d.default_joint_pos + self.cfg.action_scale * applied
+        self.backend.step(target, self.decimation)
+        nan = self.backend.nan_worlds()
+        self.episode_length_buf += 1
+        self._refresh()
+        failed, time_out, log = self.terminations.compute(d)
+        failed = (failed | nan) & ~time_out
+        d.terminated, d.time_out = failed, time_out
+        reward = self.rewards.compute(d, self.curriculum.penalty_scale)
+        if self.recorder is not None:
+            self.recorder(d)
+        done = failed | time_out
+        ids = torch.nonzero(done).flatten()
+        if ids.numel():
+            log.update(self._end_episodes(ids, failed))
+            self._reset(ids)
+        self.dr.maybe_push(self.episode_length_buf * self.control_dt)
+        self.nan_resets += int(nan.sum())
+        log.update(self._scalars(nan))
+        self.obs = self._observe()
+        d.prev_actions = d.actions
+        return self.obs, reward, done, {"time_outs": time_out, "log": log}
+
+    def describe(self) -> str:
+        """A table of the active observation groups, reward and termination terms."""
+        lines = [f"TrackingEnv: {self.num_envs} envs, {len(self.motion.num_frames)} clip(s)"]
+        for name, group in self.obs_groups.items():
+            terms = ", ".join(f"{k}({v})" for k, v in group.dims.items())
+            lines.append(f"  obs {name} [{group.dim}]: {terms} + {group.cfg.history_length} hist")
+        for key, cfg in self.rewards.cfgs.items():
+            extra = f" sigma={cfg.sigma}" if cfg.sigma else ""
+            extra += " (curriculum)" if cfg.curriculum else ""
+            lines.append(f"  reward {key:<20} {cfg.fn or key:<20} w={cfg.weight:g}{extra}")
+        for key, cfg in self.terminations.cfgs.items():
+            lines.append(f"  done {key:<22} {cfg.fn or key}{' (time-out)' if cfg.time_out else ''}")
+        return "\n".join(lines)
+
+    def obs_layout(self) -> dict[str, list[ObsSlice]]:
+        """Per group: (term, slice, scale, history index) of every block of the vector."""
+        return {name: group.layout() for name, group in self.obs_groups.items()}
+
+    # ------------------------------------------------------------------ internals
+    def _refresh_ref(self) -> None:
+        """Reference of every env at its current clip time."""
+        d = self.d
+        d.times_s = self.start_s + self.episode_length_buf * self.control_dt
+        d.ref = self.motion.state(self.clip_ids, d.times_s)
+        d.far_distance_m = self.curriculum.far_distance_m
+
+    def _refresh(self) -> None:
+        """Reference at the current clip time; foot contacts; collision forces."""
+        d = self.d
+        self._refresh_ref()
+        contact = torch.linalg.vector_norm(d.robot.foot_contact_force_w, dim=-1) > CONTACT_N
+        feet = d.feet
+        feet.last_contact = feet.contact
+        feet.contact = contact
+        filt = contact | feet.last_contact
+        air = feet.air_time * (~self._filt_prev).float()
+        feet.first_contact = (air > 0) & filt
+        feet.air_time = air + self.control_dt
+        self._filt_prev = filt
+        d.collision_force = self._collision_force()
+
+    def _collision_force(self) -> Tensor | None:
+        raw = getattr(self.backend, "raw", None)
+        if raw is None or self.layout.collision_bodies.numel() == 0:
+            return None
+        force = raw.cfrc_ext.index_select(1, self.layout.collision_bodies)[..., 3:]
+        return force.to(torch.float32)
+
+    def _end_episodes(self, ids: Tensor, failed: Tensor) -> dict[str, float]:
+        """Logs, curricula and sampling statistics of the episodes ending now."""
+        steps = self.episode_length_buf[ids].float()
+        log = self.rewards.reset(ids, (steps * self.control_dt).clamp_min(self.control_dt))
+        log["/Episode/length_steps"] = float(steps.mean())
+        self.curriculum.update(float(steps.mean()), int(ids.numel()))
+        m = self.cfg.motion
+        if m.adaptive_sampling:
+            self.motion.record_episodes(
+                self.clip_ids[ids], self.d.times_s[ids], failed[ids], m.sampling_alpha
+            )
+        return log
+
+    def _reset(self, ids: Tensor) -> None:
+        """Start new episodes in ``ids``: RSI (or phase 0), DR draws, cleared buffers."""
+        m, d = self.cfg.motion, self.d
+        self.clip_ids[ids] = self.motion.sample_clips(len(ids), self.gen)
+        if m.random_start:
+            start = self.motion.sample_times(
+                self.clip_ids[ids], m.adaptive_sampling, m.uniform_ratio, self.gen
+            )
+        else:
+            start = torch.zeros(len(ids))
+        self.start_s[ids] = start
+        self.episode_length_buf[ids] = 0
+        self._refresh_ref()
+        ref = d.ref
+        r = self.cfg.randomization
+        self.dr.reset(ids, randomize=r.enabled, delay_only=not r.enabled)
+        self.dr.reset_push_timer(ids)
+        self.backend.reset(
+            ids, ref.root_pos_w[ids], ref.root_quat_w[ids], ref.root_lin_vel_w[ids],
+            ref.root_ang_vel_w[ids], ref.joint_pos[ids], ref.joint_vel[ids],
+        )  # fmt: skip
+        d.dr_params = self.dr.params_vector()
+        for group in getattr(self, "obs_groups", {}).values():
+            group.reset(ids)
+        d.actions = d.actions.clone()
+        d.actions[ids] = 0.0
+        d.feet.contact[ids] = True
+        d.feet.air_time[ids] = 0.0
+        self._filt_prev[ids] = True
+
+    def _observe(self) -> TensorDict:
+        cache: dict[tuple[str, str], Tensor] = {}
+        groups = {k: g.compute(self.d, self.gen, cache) for k, g in self.obs_groups.items()}
+        return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
+
+    def _scalars(self, nan: Tensor) -> dict[str, float]:
+        out = {"/Sim/nan_worlds": float(nan.sum()), "/Sim/pushes_total": float(self.dr.pushes)}
+        out.update(self.sigma.log())
+        out.update(self.curriculum.log())
+        if self.cfg.motion.adaptive_sampling:
+            out["/Motion/sampling_entropy"] = self.motion.sampling_entropy()
+        return out
+
+    # ------------------------------------------------------------------ checkpoint state
+    def state_dict(self) -> dict[str, Any]:
+        """Adaptive state that a checkpoint must carry (σ, curricula, sampling EMA)."""
+        return {
+            "sigma": self.sigma.state_dict(),
+            "curriculum": self.curriculum.state_dict(),
+            "failure_ema": self.motion.failure_ema.clone(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.sigma.load_state_dict(state["sigma"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        if state["failure_ema"].shape == self.motion.failure_ema.shape:
+            self.motion.failure_ema.copy_(state["failure_ema"])
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()

@@ -1,0 +1,194 @@
+"""Evaluate a trained tracking policy (PBHC protocol) and write metrics, plots and a video.
+
+Protocol: every episode starts at phase 0 and runs to the clip end; observation noise,
+pushes and physical randomisation are off but the control delay keeps its trained range;
+every termination except the clip end is off. The robot and reference states of the
+tracked *physical* bodies (massless marker bodies excluded) and joints are recorded at the
+control rate and scored with :func:`humimic.eval.metrics.compute_metrics`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+import torch
+
+from humimic.config.train import TrainCfg
+from humimic.errors import ConfigError, HumimicError, InputFileError
+from humimic.files import atomic_write
+
+
+def resolve_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, Path]:
+    """(run folder, checkpoint): a ``.pt`` file, or a run folder's latest ``model_<k>.pt``."""
+    path = Path(run_or_checkpoint)
+    if path.is_file():
+        return path.parent, path
+    if not path.is_dir():
+        raise InputFileError(path, "no such run folder or checkpoint")
+    found = [(int(m.group(1)), p) for p in path.glob("model_*.pt")
+             if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]  # fmt: skip
+    if not found:
+        raise InputFileError(path, "run folder has no model_<iteration>.pt checkpoint")
+    return path, max(found)[1]
+
+
+def eval_config(cfg: TrainCfg, motion: str | Path | None, episodes: int) -> TrainCfg:
+    """The training config turned into the evaluation protocol (module docstring)."""
+    if episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {episodes}")
+    task = cfg.task
+    files = [str(motion)] if motion is not None else list(task.motion.files[:1])
+    terms = {k: t for k, t in task.terminations.items() if t.time_out}
+    if not terms:
+        raise ConfigError("task.terminations has no time-out term: episodes would not end")
+    task = replace(
+        task,
+        motion=replace(task.motion, files=files, random_start=False, adaptive_sampling=False),
+        noise=False,
+        terminations=terms,
+        randomization=replace(task.randomization, enabled=False, pushes=False),
+    )
+    return replace(cfg, task=task, sim=replace(cfg.sim, num_envs=episodes))
+
+
+def evaluate(
+    run_or_checkpoint: str | Path,
+    motion: str | Path | None = None,
+    episodes: int = 4,
+    video: bool = True,
+    out_dir: str | Path | None = None,
+) -> Path:
+    """Roll out the policy deterministically and write ``metrics.json`` (+ PNGs, MP4).
+
+    Args:
+        run_or_checkpoint: Run folder (latest checkpoint) or a ``model_<k>.pt``.
+        motion: Clip to track (default: the run's first training clip).
+        episodes: Parallel episodes (they differ only by the drawn control delay).
+        video: Also render ``tracking.mp4`` of episode 0 with the reference as a ghost.
+        out_dir: Output folder (default ``<run>/eval_<checkpoint stem>``).
+
+    Returns:
+        Path of ``metrics.json``.
+    """
+    from humimic.eval.plots import plot_errors
+    from humimic.train.runner import build_runner, load_run_config
+
+    run_dir, ckpt = resolve_checkpoint(run_or_checkpoint)
+    cfg = eval_config(load_run_config(run_dir), motion, episodes)
+    cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
+    out = Path(out_dir) if out_dir is not None else run_dir / f"eval_{ckpt.stem}"
+    runner = build_runner(cfg, None)
+    env = runner.env
+    with contextlib.redirect_stdout(io.StringIO()):
+        policy = runner.get_inference_policy()
+    try:
+        rec = _rollout(env, policy)
+    finally:
+        env.close()
+    metrics = _score(env, rec)
+    metrics["checkpoint"] = str(ckpt)
+    metrics["motion"] = str(cfg.task.motion.files[0])
+    metrics["sigma"] = env.sigma.sigma
+    plots = plot_errors(metrics, out, stem="tracking")
+    metrics["plots"] = [p.name for p in plots]
+    if video:
+        fps = 1.0 / env.control_dt
+        metrics["video"] = _video(env.model, env.spec.joint_names, rec, fps, out / "tracking.mp4")
+    text = json.dumps(metrics, indent=1, default=_json_default)
+    return atomic_write(out / "metrics.json", lambda p: p.write_text(text))
+
+
+def _rollout(env: Any, policy: Any) -> dict[str, np.ndarray]:
+    """Run one clip length from phase 0; arrays (E, T, ...) with T = steps + 1 frames."""
+    frames: list[dict[str, torch.Tensor]] = []
+
+    def record(d: Any) -> None:
+        frames.append(_snapshot(d))
+
+    frames.append(_snapshot(env.d))
+    steps = round(float(env.motion.duration_s[0]) / env.control_dt)
+    env.recorder = record
+    obs = env.get_observations()
+    with torch.inference_mode():
+        for _ in range(steps):
+            obs, _, _, _ = env.step(policy(obs))
+    env.recorder = None
+    return {k: torch.stack([f[k] for f in frames], dim=1).numpy() for k in frames[0]}
+
+
+def _score(env: Any, rec: dict[str, np.ndarray]) -> dict[str, Any]:
+    """PBHC metrics of the recording on the physical tracked bodies, plus ELR at 0.7 m."""
+    from humimic.eval.metrics import compute_metrics
+
+    physical = (~env.layout.virtual).numpy()
+    robot, ref = rec["robot_body"][:, :, physical], rec["ref_body"][:, :, physical]
+    metrics = compute_metrics(
+        robot, ref, rec["robot_joint"], rec["ref_joint"], 1.0 / env.control_dt,
+        joint_names=list(env.spec.joint_names), pelvis_index=0,
+        clip_frames=rec["robot_joint"].shape[1],
+    )  # fmt: skip
+    metrics["ELR_0.7m"] = _elr(robot, ref)
+    return metrics
+
+
+def _elr(robot: np.ndarray, ref: np.ndarray, far_m: float = 0.7) -> dict[str, float]:
+    """PBHC's episode length ratio: frames before any body is ``far_m`` from its reference,
+    over all frames, as mean/std over episodes (arrays (E, T, B, 3))."""
+    far = (np.linalg.norm(robot - ref, axis=-1) > far_m).any(axis=-1)  # (E, T)
+    first = np.where(far.any(axis=1), far.argmax(axis=1), far.shape[1])
+    ratio = first / far.shape[1]
+    return {"mean": float(ratio.mean()), "std": float(ratio.std())}
+
+
+def _snapshot(d: Any) -> dict[str, torch.Tensor]:
+    r, ref = d.robot, d.ref
+    return {
+        "robot_body": r.body_pos_w.clone(),
+        "ref_body": ref.body_pos_w.clone(),
+        "robot_joint": r.joint_pos.clone(),
+        "ref_joint": ref.joint_pos.clone(),
+        "robot_root": torch.cat((r.root_pos_w, r.root_quat_w), dim=1).clone(),
+        "ref_root": torch.cat((ref.root_pos_w, ref.root_quat_w), dim=1).clone(),
+    }
+
+
+def _video(model: mujoco.MjModel, joints: list[str], rec: dict[str, np.ndarray], fps: float,
+           path: Path) -> str:  # fmt: skip
+    """Render episode 0 with its reference ghost; returns the file name or the problem."""
+    from humimic.viz.ghost import render_with_ghost
+
+    adr = [
+        model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n)] for n in joints
+    ]
+    free = int(np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0])
+    root = int(model.jnt_qposadr[free])
+
+    def qpos(root_qpos: np.ndarray, joint: np.ndarray) -> np.ndarray:
+        q = np.tile(model.qpos0, (root_qpos.shape[0], 1))
+        q[:, root : root + 7] = root_qpos
+        q[:, adr] = joint
+        return q
+
+    robot = qpos(rec["robot_root"][0], rec["robot_joint"][0])
+    ghost = qpos(rec["ref_root"][0], rec["ref_joint"][0])
+    try:
+        render_with_ghost(model, robot, ghost, fps, path)
+    except (HumimicError, RuntimeError, mujoco.FatalError) as err:  # no GL context here
+        return f"not rendered: {str(err).splitlines()[0]}"
+    return path.name
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

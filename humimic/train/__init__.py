@@ -1,0 +1,1 @@
+"""PPO training of tracking policies with rsl-rl."""

@@ -1,0 +1,238 @@
+"""PPO training of a tracking policy with rsl-rl's ``OnPolicyRunner``.
+
+A run folder ``<out_dir>/<experiment>/<timestamp>/`` holds ``config.yaml`` (the resolved
+:class:`~humimic.config.train.TrainCfg`), checkpoints ``model_<iterations>.pt`` (policy,
+critic, optimiser and observation normalisers from rsl-rl, plus the env's adaptive state:
+σ, curricula, sampling statistics, and the torch RNG state, under ``infos``) and
+TensorBoard event files. Ctrl-C saves a checkpoint before stopping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rsl_rl.runners import OnPolicyRunner
+from rsl_rl.utils import check_nan
+
+from humimic.config.train import AlgoCfg, TrainCfg
+from humimic.errors import ConfigError, InputFileError
+from humimic.files import atomic_write
+
+CONFIG_FILE = "config.yaml"
+
+
+def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
+    """rsl-rl's ``train_cfg`` dict from the PPO settings (asymmetric actor-critic)."""
+    net = {"class_name": "MLPModel", "activation": algo.activation}
+    return {
+        "num_steps_per_env": algo.num_steps_per_env,
+        "save_interval": save_interval,
+        "logger": "tensorboard",
+        "obs_groups": {"actor": ["actor"], "critic": ["critic"]},
+        "actor": {
+            **net,
+            "hidden_dims": list(algo.actor_hidden_dims),
+            "obs_normalization": algo.obs_normalization,
+            "distribution_cfg": {
+                "class_name": "GaussianDistribution",
+                "init_std": algo.init_std,
+                "std_type": "scalar",
+            },
+        },
+        "critic": {
+            **net,
+            "hidden_dims": list(algo.critic_hidden_dims),
+            "obs_normalization": algo.obs_normalization,
+        },
+        "algorithm": {
+            "class_name": "PPO",
+            "num_learning_epochs": algo.num_learning_epochs,
+            "num_mini_batches": algo.num_mini_batches,
+            "learning_rate": algo.learning_rate,
+            "schedule": algo.schedule,
+            "gamma": algo.gamma,
+            "lam": algo.lam,
+            "entropy_coef": algo.entropy_coef,
+            "desired_kl": algo.desired_kl,
+            "max_grad_norm": algo.max_grad_norm,
+            "value_loss_coef": algo.value_loss_coef,
+            "clip_param": algo.clip_param,
+            "use_clipped_value_loss": True,
+        },
+    }
+
+
+class TrackingRunner(OnPolicyRunner):
+    """``OnPolicyRunner`` whose checkpoints carry the env's adaptive state, with a progress
+    bar and Ctrl-C checkpointing. ``current_learning_iteration`` counts finished iterations."""
+
+    def save(self, path: str, infos: dict | None = None) -> None:
+        """Save rsl-rl's state plus ``env.state_dict()`` and the RNG state in ``infos``."""
+        extra = {"env": self.env.state_dict(), "torch_rng": torch.get_rng_state()}
+        super().save(path, {**(infos or {}), **extra})
+
+    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
+             map_location: str | None = None) -> dict:  # fmt: skip
+        """Load a checkpoint (models, optimiser, iteration, env state, RNG)."""
+        infos = super().load(path, load_cfg, strict, map_location) or {}
+        if "env" in infos:
+            self.env.load_state_dict(infos["env"])
+        if "torch_rng" in infos:
+            torch.set_rng_state(infos["torch_rng"])
+        return infos
+
+    def checkpoint_path(self) -> Path:
+        """Where the checkpoint of the current iteration count goes."""
+        return Path(self.logger.log_dir or ".") / f"model_{self.current_learning_iteration}.pt"
+
+    def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False,
+              progress: bool = True) -> None:  # fmt: skip
+        """Collect, update and log ``num_learning_iterations`` times; Ctrl-C saves first."""
+        obs = self.env.get_observations().to(self.device)
+        self.alg.train_mode()
+        if self.logger.writer is None:
+            self.logger.init_logging_writer()
+        start = self.current_learning_iteration
+        bar = _progress(num_learning_iterations, progress)
+        try:
+            for it in range(start, start + num_learning_iterations):
+                obs = self._iteration(it, start, num_learning_iterations, obs, progress)
+                self.current_learning_iteration = it + 1
+                if self.current_learning_iteration % self.cfg["save_interval"] == 0:
+                    self.save(str(self.checkpoint_path()))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{self._steps_per_s:.0f} steps/s", refresh=False)
+        except KeyboardInterrupt:
+            self.save(str(self.checkpoint_path()))
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self.save(str(self.checkpoint_path()))
+
+    def _iteration(self, it: int, start: int, count: int, obs: Any, quiet: bool) -> Any:
+        t0 = time.time()
+        with torch.inference_mode():
+            for _ in range(self.cfg["num_steps_per_env"]):
+                actions = self.alg.act(obs)
+                obs, rewards, dones, extras = self.env.step(actions.to(self.env.device))
+                if self.cfg.get("check_for_nan", True):
+                    check_nan(obs, rewards, dones)
+                self.alg.process_env_step(obs, rewards, dones, extras)
+                self.logger.process_env_step(rewards, dones, extras, None)
+            collect = time.time() - t0
+            self.alg.compute_returns(obs)
+        t1 = time.time()
+        loss = self.alg.update()
+        learn = time.time() - t1
+        steps = self.cfg["num_steps_per_env"] * self.env.num_envs
+        self._steps_per_s = steps / max(collect + learn, 1e-9)
+        sink = io.StringIO() if quiet else None
+        with contextlib.redirect_stdout(sink) if sink else contextlib.nullcontext():
+            self.logger.log(
+                it=it, start_it=start, total_it=start + count, collect_time=collect,
+                learn_time=learn, loss_dict=loss, learning_rate=self.alg.learning_rate,
+                action_std=self.alg.get_policy().output_std, rnd_weight=None,
+            )  # fmt: skip
+        return obs
+
+    _steps_per_s = 0.0
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="it", desc="train", dynamic_ncols=True)
+
+
+def make_run_dir(cfg: TrainCfg) -> Path:
+    """``runner.run_dir`` or ``<out_dir>/<experiment>/<UTC timestamp>``."""
+    if cfg.runner.run_dir:
+        return Path(cfg.runner.run_dir)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path(cfg.runner.out_dir) / cfg.runner.experiment / stamp
+
+
+def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
+    """Write the resolved config as YAML into the run folder (atomically)."""
+    from omegaconf import OmegaConf
+
+    text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
+    return atomic_write(run_dir / CONFIG_FILE, lambda p: p.write_text(text))
+
+
+def load_run_config(run_dir: Path) -> TrainCfg:
+    """The :class:`TrainCfg` saved in a run folder."""
+    from omegaconf import OmegaConf
+
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise InputFileError(path, "no config.yaml: not a humimic run folder")
+    merged = OmegaConf.merge(OmegaConf.structured(TrainCfg), OmegaConf.load(path))
+    cfg = OmegaConf.to_object(merged)
+    assert isinstance(cfg, TrainCfg)
+    return cfg
+
+
+def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
+    """Env + runner from a config (no training); resumes when ``runner.resume`` is set."""
+    from humimic.envs.tracking_env import TrackingEnv
+
+    if cfg.sim.torch_threads > 0:
+        torch.set_num_threads(cfg.sim.torch_threads)
+    torch.manual_seed(cfg.runner.seed)
+    np.random.seed(cfg.runner.seed)
+    resume = Path(cfg.runner.resume) if cfg.runner.resume else None
+    if resume is not None and not resume.is_file():
+        raise ConfigError(f"runner.resume: checkpoint {resume} does not exist")
+    env = TrackingEnv(cfg.task, cfg.sim, seed=cfg.runner.seed)
+    train_cfg = rsl_train_cfg(cfg.algo, cfg.runner.save_interval)
+    with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl prints the networks
+        runner = TrackingRunner(env, train_cfg, str(run_dir) if run_dir else None, "cpu")
+    # Record the humimic checkout's git state in the run folder, not rsl-rl's.
+    runner.logger.git_status_repos = [str(Path(__file__).resolve())]
+    if resume is not None:
+        try:
+            runner.load(str(resume))
+        except (RuntimeError, KeyError) as err:  # shape mismatch, not a checkpoint
+            env.close()
+            first = str(err).splitlines()[0]
+            raise ConfigError(
+                f"runner.resume: {resume} does not fit this config ({first})"
+            ) from err
+    return runner
+
+
+def train(cfg: TrainCfg) -> Path:
+    """Train a tracking policy; returns the run folder (config, checkpoints, logs).
+
+    Raises:
+        ConfigError: Invalid config, found before any simulation.
+    """
+    run_dir = make_run_dir(cfg)
+    if cfg.runner.resume and not cfg.runner.run_dir:
+        run_dir = Path(cfg.runner.resume).parent
+    cfg = replace(cfg, runner=replace(cfg.runner, run_dir=str(run_dir)))
+    runner = build_runner(cfg, run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    save_config(cfg, run_dir)
+    if cfg.runner.progress:
+        print(runner.env.describe())
+        print(f"run folder: {run_dir}")
+    try:
+        runner.learn(cfg.runner.iterations, progress=cfg.runner.progress)
+    finally:
+        runner.env.close()
+    return run_dir

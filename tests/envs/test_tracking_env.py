@@ -1,0 +1,172 @@
+"""TrackingEnv on the real MuJoCo backends: dimensions, smoke, determinism, config errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from humimic.config.store import compose
+from humimic.config.train import ObsTermCfg, TrainCfg
+from humimic.envs.synthetic import arm_wave_clip
+from humimic.envs.tracking_env import TrackingEnv
+from humimic.errors import ConfigError
+from humimic.motion.clip import RobotClip, save_clip
+
+
+@pytest.fixture(scope="module")
+def clip() -> RobotClip:
+    return arm_wave_clip(seconds=1.0)
+
+
+def make_cfg(*overrides: str, num_envs: int = 4) -> TrainCfg:
+    return compose("train", [f"sim.num_envs={num_envs}", *overrides])
+
+
+def test_actor_obs_is_380_for_23_dof_and_env_runs_without_nan(clip: RobotClip) -> None:
+    cfg = make_cfg()
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
+    try:
+        obs = env.get_observations()
+        assert env.num_actions == 23
+        assert obs["actor"].shape == (4, 380)  # 76 now + 4 x 76 history (PBHC)
+        layout = env.obs_layout()["actor"]
+        assert [(s.term, s.stop - s.start) for s in layout[:6]] == [
+            ("actions", 23), ("base_ang_vel", 3), ("dof_pos", 23), ("dof_vel", 23),
+            ("projected_gravity", 3), ("ref_motion_phase", 1),
+        ]  # fmt: skip
+        assert layout[-1].stop == 380 and layout[-1].history == 4
+        dr_dim = 3 + len(env.layout.body_names) + 2 * 23 + 2
+        assert obs["critic"].shape == (4, 3 + 76 + 2 * 27 * 3 + dr_dim + 4 * 79)
+        # RSI: right after reset the robot is at the reference.
+        assert torch.allclose(env.d.robot.joint_pos, env.d.ref.joint_pos, atol=1e-5)
+        dones = 0
+        for _ in range(60):  # longer than the 1-s clip: time-outs happen
+            obs, reward, done, extras = env.step(0.3 * torch.randn(4, 23))
+            assert torch.isfinite(obs["actor"]).all() and torch.isfinite(obs["critic"]).all()
+            assert reward.shape == (4,) and torch.isfinite(reward).all()
+            assert extras["time_outs"].dtype == torch.bool
+            assert all(k.startswith("/") for k in extras["log"])
+            dones += int(done.sum())
+        assert dones > 0 and env.max_episode_length == 50
+        assert env.sigma.sigma["joint_pos"] <= 0.3
+    finally:
+        env.close()
+
+
+def _rollout(cfg: TrainCfg, clip: RobotClip, seed: int) -> torch.Tensor:
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip], seed=seed)
+    try:
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(15):
+            obs, *_ = env.step(0.2 * torch.randn(4, 23, generator=gen))
+        return obs["critic"].clone()
+    finally:
+        env.close()
+
+
+def test_seeded_rollouts_are_identical(clip: RobotClip) -> None:
+    cfg = make_cfg()
+    a, b = _rollout(cfg, clip, seed=3), _rollout(cfg, clip, seed=3)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, _rollout(cfg, clip, seed=4))
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("task.rewards.feet_pos.fn=feet_pos_typo", "task.rewards.feet_pos: unknown reward term"),
+        (
+            "+task.rewards.feet_pos.params.bodys=feet",
+            "task.rewards.feet_pos: term 'body_pos_error'",
+        ),
+        ("task.rewards.joint_pos.sigma=nope", "task.rewards.joint_pos.sigma: 'nope'"),
+        ("sim.backend=physx", "sim.backend must be mujoco or mujoco_warp"),
+        (
+            "task.observations.critic.history_terms=[actoins]",
+            "critic.history_terms: \\['actoins'\\]",
+        ),
+        ("task.randomization.friction=[1.2,0.2]", "task.randomization.friction"),
+    ],
+)
+def test_config_errors_name_the_key(clip: RobotClip, override: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        cfg = make_cfg(override)
+        TrackingEnv(cfg.task, cfg.sim, clips=[clip])
+
+
+def test_unknown_observation_term_names_its_key(clip: RobotClip) -> None:
+    cfg = make_cfg()
+    cfg.task.observations["actor"].terms["nope"] = ObsTermCfg()
+    with pytest.raises(ConfigError, match=r"task.observations.actor.terms.nope: unknown"):
+        TrackingEnv(cfg.task, cfg.sim, clips=[clip])
+
+
+def test_clip_for_another_variant_fails_before_simulation(clip: RobotClip, tmp_path: Path) -> None:
+    other = replace(clip, variant="g1_29dof")
+    path = save_clip(other, tmp_path / "other.npz")
+    cfg = make_cfg(f"task.motion.files=[{path}]")
+    with pytest.raises(ConfigError, match=r"is for robot 'g1_29dof'"):
+        TrackingEnv(cfg.task, cfg.sim)
+
+
+@pytest.mark.gpu
+def test_warp_backend_env_smoke(clip: RobotClip) -> None:
+    pytest.importorskip("mujoco_warp")
+    cfg = make_cfg("sim.backend=mujoco_warp", num_envs=2)
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
+    try:
+        assert env.get_observations()["actor"].shape == (2, 380)
+        for _ in range(5):
+            obs, reward, _, _ = env.step(torch.zeros(2, 23))
+        assert torch.isfinite(obs["critic"]).all() and torch.isfinite(reward).all()
+    finally:
+        env.close()
+
+
+def test_reference_conditioned_actor_and_randomisation(clip: RobotClip) -> None:
+    cfg = make_cfg()
+    cfg.task.observations["actor"].terms["ref_future"] = ObsTermCfg(params={"steps": 3})
+    cfg.task.observations["actor"].history_terms = ["actions"]
+    cfg.task.observations["actor"].history_length = 1
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
+    try:
+        assert env.get_observations()["actor"].shape == (4, 76 + 3 * (23 + 6) + 23)
+        dr = env.dr
+        assert ((dr.friction >= 0.2) & (dr.friction <= 1.2)).all()
+        assert ((dr.kp >= 0.9) & (dr.kp <= 1.1)).all() and not torch.all(dr.kp == 1.0)
+        assert set(dr.delay.tolist()) <= {0, 1, 2}
+        # The drawn scales reach the backend: world 0's actuator gains are scaled.
+        params = env.backend._params.values["actuator_gainprm"]  # type: ignore[attr-defined]
+        nominal = env.backend._params.nominal["actuator_gainprm"]  # type: ignore[attr-defined]
+        act = env.backend.layout.actuator  # type: ignore[attr-defined]
+        ratio = params[0, act, 0] / nominal[act, 0]
+        assert ratio == pytest.approx(dr.kp[0].numpy(), rel=1e-5)
+    finally:
+        env.close()
+
+
+def test_clips_given_in_code_are_checked_for_the_variant(clip: RobotClip) -> None:
+    cfg = make_cfg()
+    with pytest.raises(ConfigError, match=r"is for robot 'g1_29dof'"):
+        TrackingEnv(cfg.task, cfg.sim, clips=[replace(clip, variant="g1_29dof")])
+
+
+def test_multiple_clips_share_one_env(clip: RobotClip) -> None:
+    longer = arm_wave_clip(seconds=2.0, amplitude_rad=0.1)
+    cfg = make_cfg(num_envs=8)
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip, longer], seed=1)
+    try:
+        assert env.max_episode_length == 100  # the longest clip, 2 s at 50 Hz
+        assert set(env.clip_ids.tolist()) == {0, 1}
+        ids = env.clip_ids
+        duration = env.motion.duration_s[ids]
+        assert (env.start_s <= duration).all()
+        env.step(torch.zeros(8, 23))
+        k = int(torch.nonzero(ids == 1)[0])
+        expected = env.motion.state(ids[k : k + 1], env.d.times_s[k : k + 1]).joint_pos
+        assert torch.allclose(env.d.ref.joint_pos[k], expected[0])
+    finally:
+        env.close()
