@@ -135,11 +135,13 @@ def main() -> None:
             total_frames += outcome.frames_in
             total_seconds += seconds
     print(f"setup (model + solver, once): {setup:.2f} s")
-    header = f"{'clip':28s} {'frames':>6s} {'fps_in':>8s} {'verdict':>7s}  key err cm / skate cm/s / pen mm / self-col"
+    header = f"{'clip':28s} {'frames':>6s} {'fps_in':>8s} {'verdict':>7s}  "
+    header += "key err cm / skate cm/s / pen mm / self-col"
     print(header)
     for r in rows:
         line = (
-            f"{r['clip']:28s} {r['frames_in']:6d} {r['frames_in'] / r['seconds']:8.0f} {r['verdict']:>7s}  "
+            f"{r['clip']:28s} {r['frames_in']:6d} {r['frames_in'] / r['seconds']:8.0f} "
+            f"{r['verdict']:>7s}  "
             f"{100 * r['key_point_error_m']:5.2f} / {100 * r['skating_mps']:5.2f} / "
             f"{1000 * r['penetration_m']:5.1f} / {r['self_collision_frames']:3d}"
         )

@@ -16,13 +16,25 @@ from collections.abc import Sequence
 from humimic import __version__
 from humimic.errors import HumimicError
 
-SUBCOMMANDS: tuple[str, ...] = ("demo", "retarget", "video", "view")
+SUBCOMMANDS: tuple[str, ...] = (
+    "demo",
+    "retarget",
+    "video",
+    "train",
+    "eval",
+    "export",
+    "sim2sim",
+    "deploy",
+    "simrobot",
+    "view",
+)  # fmt: skip
 """Modules under ``humimic.cli`` that register a subcommand, in help order."""
 
 DESCRIPTION = """\
 humimic turns human motion into Unitree G1 robot motion, in simulation and on the robot.
 
-pipeline:  retarget (mocap -> robot clip)  ->  view (look at clips and robots)
+pipeline:  retarget (mocap or video -> robot clip) -> train -> eval -> export
+           -> sim2sim (independent MuJoCo check) -> deploy (G1 over DDS, with safety)
 """
 
 

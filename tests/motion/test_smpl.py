@@ -343,7 +343,8 @@ def test_run_gvhmr_without_install_says_what_to_install(
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\0")
     monkeypatch.delenv("GVHMR_ROOT", raising=False)
-    with pytest.raises(HumimicError, match=r"GVHMR_ROOT is not set.*GVHMR repository \(zju3dv/GVHMR\)"):
+    pattern = r"GVHMR_ROOT is not set.*GVHMR repository \(zju3dv/GVHMR\)"
+    with pytest.raises(HumimicError, match=pattern):
         run_gvhmr(video, tmp_path / "out")
     monkeypatch.setenv("GVHMR_ROOT", str(tmp_path))
     with pytest.raises(HumimicError, match="'hmr4d' not importable"):

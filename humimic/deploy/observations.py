@@ -1,0 +1,129 @@
+"""The actor observation vector at deploy time, built from robot state and the manifest only.
+
+Mirrors the training observation group (``humimic.envs.managers.ObservationGroup`` with
+noise off) without importing it: current terms in manifest order, each multiplied by its
+scale, then ``history_length`` past frames of the ``history_terms`` (newest first, zero after
+a reset), the whole vector clipped to ``±clip``. The history is pushed after the vector is
+built, so it never contains the current frame. Numpy only.
+
+Deployable terms (the training term functions of the same name):
+
+* ``actions``: the last policy output (after the ±action_clip clamp), zero after a reset.
+* ``base_ang_vel``: pelvis angular velocity in the pelvis frame (IMU gyro), rad/s.
+* ``dof_pos``: joint positions minus the default pose, rad.
+* ``dof_vel``: joint velocities, rad/s.
+* ``projected_gravity``: ``(0, 0, −1)`` in the pelvis frame, from the IMU quaternion (wxyz).
+* ``ref_motion_phase``: ``clamp(t / duration, 0, 1)`` with ``t`` the clip clock.
+
+Terms that need the robot's world position (e.g. ``ref_future``) are refused: the G1 has no
+state estimator here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from humimic.deploy.safety import RobotState
+from humimic.errors import ConfigError
+from humimic.export.manifest import ControllerManifest
+from humimic.geometry import quat_np
+
+_DOWN = np.array([0.0, 0.0, -1.0])
+
+TermFn = Callable[[RobotState, np.ndarray, float], np.ndarray]
+
+
+def _projected_gravity(s: RobotState, _a: np.ndarray, _p: float) -> np.ndarray:
+    q = quat_np.normalize(s.quat_wxyz)
+    return quat_np.rotate(quat_np.conjugate(q), _DOWN)
+
+
+def _term_fns(default_pos: np.ndarray) -> dict[str, TermFn]:
+    return {
+        "actions": lambda s, a, p: a,
+        "base_ang_vel": lambda s, a, p: np.asarray(s.gyro_b, np.float64),
+        "dof_pos": lambda s, a, p: np.asarray(s.joint_pos, np.float64) - default_pos,
+        "dof_vel": lambda s, a, p: np.asarray(s.joint_vel, np.float64),
+        "projected_gravity": _projected_gravity,
+        "ref_motion_phase": lambda s, a, p: np.array([p]),
+    }
+
+
+def expected_sizes(num_joints: int) -> dict[str, int]:
+    """Width of each deployable term for ``num_joints`` joints."""
+    j = num_joints
+    return {"actions": j, "base_ang_vel": 3, "dof_pos": j, "dof_vel": j,
+            "projected_gravity": 3, "ref_motion_phase": 1}  # fmt: skip
+
+
+class ObservationBuilder:
+    """Builds the actor vector (D,) step by step; keeps the history between calls.
+
+    Args:
+        manifest: The controller manifest (observation layout, default pose).
+
+    Raises:
+        ConfigError: A term is not deployable or its size does not match the robot.
+    """
+
+    def __init__(self, manifest: ControllerManifest) -> None:
+        obs = manifest.observation
+        default = np.asarray(manifest.default_joint_pos, np.float64)
+        fns, sizes = _term_fns(default), expected_sizes(manifest.num_joints)
+        for t in obs.terms:
+            if t.fn not in fns:
+                raise ConfigError(
+                    f"controller observation term '{t.name}' ({t.fn}) cannot be built on the"
+                    f" robot; deployable terms: {sorted(fns)}"
+                )
+            if t.size != sizes[t.fn]:
+                raise ConfigError(
+                    f"controller observation term '{t.name}' has size {t.size}, expected"
+                    f" {sizes[t.fn]} for {manifest.num_joints} joints"
+                )
+        self.dim = obs.dim
+        self.clip = float(obs.clip)
+        self._fns = [fns[t.fn] for t in obs.terms]
+        self._scale = np.concatenate([np.full(t.size, t.scale) for t in obs.terms])
+        spans, start = {}, 0
+        for t in obs.terms:
+            spans[t.name] = np.arange(start, start + t.size)
+            start += t.size
+        self._width = start
+        self._hist_cols = (
+            np.concatenate([spans[n] for n in obs.history_terms])
+            if obs.history_terms
+            else np.zeros(0, np.int64)
+        )
+        self.history = np.zeros((obs.history_length, len(self._hist_cols)))
+
+    def reset(self) -> None:
+        """Zero the history (start of an episode)."""
+        self.history[:] = 0.0
+
+    def build(self, state: RobotState, last_action: np.ndarray, phase: float) -> np.ndarray:
+        """The observation for this step; then pushes this step into the history.
+
+        Args:
+            state: Robot state (policy joint order, pelvis IMU).
+            last_action: (J,) previous policy output (zeros right after a reset).
+            phase: Clip phase in [0, 1].
+
+        Returns:
+            (D,) float32 observation.
+        """
+        action = np.asarray(last_action, np.float64)
+        current = np.concatenate([fn(state, action, phase) for fn in self._fns])
+        if current.shape[0] != self._width:
+            raise ConfigError(
+                f"robot state gives {current.shape[0]} observation values, expected {self._width}"
+            )
+        current = current * self._scale
+        out = np.concatenate((current, self.history.ravel()))
+        np.clip(out, -self.clip, self.clip, out=out)
+        if len(self.history):
+            self.history[1:] = self.history[:-1].copy()
+            self.history[0] = current[self._hist_cols]
+        return out.astype(np.float32)

@@ -1,0 +1,104 @@
+"""Deploy observation builder: identical to the training observation group, by hand too."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from humimic.deploy.observations import ObservationBuilder
+from humimic.deploy.policy import load_manifest
+from humimic.deploy.safety import RobotState
+from humimic.errors import ConfigError
+from humimic.eval.runner import eval_config
+from humimic.export.manifest import ObservationSpec, ObservationTerm
+from humimic.train.runner import load_run_config
+from tests.export.helpers import exported, trained_run
+
+
+@pytest.fixture(scope="module")
+def controller() -> Path:
+    return exported()
+
+
+def robot_state(sim_state: object) -> RobotState:
+    """What the deploy runtime would read: joints, IMU quaternion and gyro (env 0)."""
+    s = sim_state
+    return RobotState(
+        joint_pos=s.joint_pos[0].double().numpy(),  # type: ignore[attr-defined]
+        joint_vel=s.joint_vel[0].double().numpy(),  # type: ignore[attr-defined]
+        quat_wxyz=s.root_quat_w[0].double().numpy(),  # type: ignore[attr-defined]
+        gyro_b=s.root_ang_vel_b[0].double().numpy(),  # type: ignore[attr-defined]
+    )
+
+
+def test_same_vector_as_training_env(controller: Path) -> None:
+    """Random actions move the robot; every step the two builders must agree to 1e-6."""
+    from humimic.envs.tracking_env import TrackingEnv
+
+    manifest = load_manifest(controller)
+    cfg = eval_config(load_run_config(trained_run()), None, 1)
+    env = TrackingEnv(cfg.task, replace(cfg.sim, num_envs=1), seed=3)
+    builder = ObservationBuilder(manifest)
+    gen = torch.Generator().manual_seed(0)
+    last_action = np.zeros(manifest.num_joints)
+    worst, moved = 0.0, 0.0
+    try:
+        obs = env.get_observations()["actor"][0].numpy()
+        for k in range(40):
+            phase = k * manifest.control_dt / manifest.reference.duration_s
+            ours = builder.build(robot_state(env.d.robot), last_action, phase)
+            worst = max(worst, float(np.max(np.abs(ours - obs))))
+            action = torch.randn(1, manifest.num_joints, generator=gen) * 0.5
+            last_action = action[0].double().numpy()
+            obs = env.step(action)[0]["actor"][0].numpy()
+            moved = max(moved, float(np.abs(obs[3:6]).max()))
+    finally:
+        env.close()
+    assert moved > 0.05  # the robot really moved (scaled gyro)
+    assert worst <= 1e-6
+
+
+def simple_builder(history: int = 2) -> ObservationBuilder:
+    manifest = load_manifest(exported())
+    terms = [ObservationTerm("base_ang_vel", "base_ang_vel", 3, 0.25),
+             ObservationTerm("projected_gravity", "projected_gravity", 3, 1.0),
+             ObservationTerm("ref_motion_phase", "ref_motion_phase", 1, 1.0)]  # fmt: skip
+    obs = ObservationSpec("actor", terms, history, ["base_ang_vel", "ref_motion_phase"], 1.0)
+    return ObservationBuilder(replace(manifest, observation=obs))
+
+
+def test_hand_computed_terms_history_and_clip() -> None:
+    b = simple_builder()
+    s = np.sin(np.pi / 4)
+    state = RobotState(
+        joint_pos=np.zeros(23), joint_vel=np.zeros(23),
+        quat_wxyz=np.array([s, s, 0.0, 0.0]),  # +90 deg about x
+        gyro_b=np.array([0.4, -8.0, 0.0]),
+    )  # fmt: skip
+    first = b.build(state, np.zeros(23), 0.25)
+    # gravity (0,0,-1) in a frame rolled +90 deg about x is (0,-1,0); gyro·0.25 clipped to ±1
+    np.testing.assert_allclose(first[:7], [0.1, -1.0, 0.0, 0.0, -1.0, 0.0, 0.25], atol=1e-7)
+    np.testing.assert_array_equal(first[7:], np.zeros(8))  # empty history after reset
+    second = b.build(state, np.zeros(23), 0.5)
+    # newest history frame = previous step's scaled (unclipped then clipped) values
+    np.testing.assert_allclose(second[7:11], [0.1, -1.0, 0.0, 0.25], atol=1e-7)
+    np.testing.assert_array_equal(second[11:], np.zeros(4))
+    third = b.build(state, np.zeros(23), 0.75)
+    np.testing.assert_allclose(third[7:15], [0.1, -1.0, 0, 0.5, 0.1, -1.0, 0, 0.25], atol=1e-7)
+    b.reset()
+    np.testing.assert_array_equal(b.build(state, np.zeros(23), 0.0)[7:], np.zeros(8))
+
+
+def test_refuses_terms_it_cannot_build() -> None:
+    manifest = load_manifest(exported())
+    terms = [ObservationTerm("ref_future", "ref_future", 5 * 29, 1.0)]
+    obs = ObservationSpec("actor", terms, 0, [], 100.0)
+    with pytest.raises(ConfigError, match=r"ref_future.*cannot be built on the robot"):
+        ObservationBuilder(replace(manifest, observation=obs))
+    terms = [ObservationTerm("dof_pos", "dof_pos", 12, 1.0)]
+    with pytest.raises(ConfigError, match="size 12, expected 23"):
+        ObservationBuilder(replace(manifest, observation=ObservationSpec("actor", terms, 0, [], 1)))

@@ -1,0 +1,48 @@
+"""A tiny trained run and its exported controller, shared by export and deploy tests.
+
+Training one PPO iteration with small networks takes a few seconds; the folders are made
+once per test session (cached) in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+from humimic.config.store import compose
+from humimic.envs.synthetic import arm_wave_clip
+from humimic.export.onnx import export_controller
+from humimic.motion.clip import save_clip
+from humimic.train.runner import train
+
+TINY = [
+    "sim.num_envs=4",
+    "runner.progress=false",
+    "runner.iterations=1",
+    "algo.actor_hidden_dims=[32,32]",
+    "algo.critic_hidden_dims=[32,32]",
+    "algo.num_steps_per_env=8",
+    "algo.num_learning_epochs=1",
+    "algo.num_mini_batches=1",
+]
+
+
+@functools.cache
+def trained_run(amplitude_rad: float = 0.4, seconds: float = 1.0) -> Path:
+    """Run folder of a 1-iteration policy on an arm-wave clip (amplitude 0: standing still)."""
+    root = Path(tempfile.mkdtemp(prefix="humimic_export_test_"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    wave = arm_wave_clip(seconds=seconds, amplitude_rad=amplitude_rad)
+    clip = save_clip(wave, root / "clip.npz")
+    cfg = compose("train", [*TINY, f"task.motion.files=[{clip}]", f"runner.run_dir={root / 'run'}"])
+    return train(cfg)
+
+
+@functools.cache
+def exported(amplitude_rad: float = 0.4, seconds: float = 1.0) -> Path:
+    """Controller folder exported from :func:`trained_run` (treat as read-only)."""
+    run = trained_run(amplitude_rad, seconds)
+    return export_controller(run, run.parent / "controller")
