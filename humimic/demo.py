@@ -2,7 +2,13 @@
 
 Each stage writes into one output folder and prints what it made:
 1. robot check: every G1 variant compiles, matches its spec and stands on PD alone;
-2. a shipped reference clip is re-assessed (feasibility report, plots, side-by-side video).
+2. a shipped reference clip is re-assessed (feasibility report, plots, side-by-side video);
+3. a short CPU training run on that clip, with its training curves;
+4. evaluation with PBHC's metrics, error plots and a ghost-reference video;
+5. export to a self-contained controller and the sim-to-sim gate in independent MuJoCo.
+
+A short CPU run shows learning (reward and episode length rise, tracking error falls)
+but not a finished tracker: PBHC trains for tens of thousands of iterations.
 """
 
 from __future__ import annotations
@@ -68,8 +74,14 @@ def robot_check(variants: list[str], seconds: float = 5.0) -> dict[str, dict[str
     return out
 
 
-def run_demo(out_dir: Path, clip_path: Path = DEFAULT_CLIP, video: bool = True) -> DemoResult:
-    """Run every stage that exists on built-in defaults; returns what was written."""
+def run_demo(
+    out_dir: Path,
+    clip_path: Path = DEFAULT_CLIP,
+    video: bool = True,
+    iterations: int = 40,
+    num_envs: int = 64,
+) -> DemoResult:
+    """Run every stage on built-in defaults; returns what was written."""
     from humimic.config.store import compose
     from humimic.motion.clip import load_clip
     from humimic.motion.pipeline import ClipMaker, InputOptions
@@ -77,7 +89,7 @@ def run_demo(out_dir: Path, clip_path: Path = DEFAULT_CLIP, video: bool = True) 
     from humimic.robot.spec import available_variants
 
     result = DemoResult(out_dir)
-    print("[1/2] robot check: compile, match spec, stand 5 s on PD", flush=True)
+    print("[1/5] robot check: compile, match spec, stand 5 s on PD", flush=True)
     checks = robot_check(available_variants())
     for variant, figures in checks.items():
         print(f"      {variant}: {figures}")
@@ -89,7 +101,7 @@ def run_demo(out_dir: Path, clip_path: Path = DEFAULT_CLIP, video: bool = True) 
             show_robot("g1_23dof_lock_wrist", out_dir / "robot.mp4", 4.0, 640, 480)
         )
 
-    print(f"[2/2] reference clip: re-assess {clip_path.name}", flush=True)
+    print(f"[2/5] reference clip: re-assess {clip_path.name}", flush=True)
     clip_in = load_clip(clip_path)
     maker = ClipMaker(compose("retarget", [f"robot={clip_in.variant}"]))
     clip_out = out_dir / clip_path.name
@@ -104,7 +116,62 @@ def run_demo(out_dir: Path, clip_path: Path = DEFAULT_CLIP, video: bool = True) 
         result.artifacts.append(
             show_clip(clip_path, out_dir / f"{clip_out.stem}.mp4", None, 640, 480)
         )
+    train_stages(result, out_dir / clip_path.name, iterations, num_envs, video)
     summary = out_dir / "demo.json"
     text = json.dumps(result.figures, indent=2) + "\n"
     result.artifacts.append(atomic_write(summary, lambda tmp: tmp.write_text(text)))
     return result
+
+
+def train_stages(
+    result: DemoResult, clip: Path, iterations: int, num_envs: int, video: bool
+) -> None:
+    """Train briefly, evaluate, export and run the sim-to-sim gate; record the figures."""
+    from humimic.config.store import compose
+    from humimic.deploy.sim2sim import run_sim2sim
+    from humimic.eval.runner import evaluate
+    from humimic.export.onnx import export_controller
+    from humimic.train.curves import first_and_last, plot_training_curves
+    from humimic.train.runner import train
+
+    out_dir = result.out_dir
+    print(f"[3/5] train {iterations} PPO iterations with {num_envs} worlds on the CPU", flush=True)
+    cfg = compose(
+        "train",
+        [
+            f"task.motion.files=[{clip.resolve()}]",
+            f"sim.num_envs={num_envs}",
+            f"runner.iterations={iterations}",
+            f"runner.run_dir={(out_dir / 'run').resolve()}",
+        ],
+    )
+    run_dir = train(cfg)
+    result.artifacts.append(plot_training_curves(run_dir, out_dir / "training_curves.png"))
+    learning = {}
+    for tag in ("Train/mean_reward", "Train/mean_episode_length", "/Sigma/ema_lower_body_pos"):
+        first, last = first_and_last(run_dir, tag)
+        learning[tag] = {"first": round(first, 5), "last": round(last, 5)}
+        print(f"      {tag}: {first:.4g} -> {last:.4g}")
+    result.figures["training"] = learning
+
+    print("[4/5] evaluate (PBHC metrics from phase 0)", flush=True)
+    metrics_path = evaluate(run_dir, episodes=2, video=video, out_dir=out_dir / "eval")
+    metrics = json.loads(metrics_path.read_text())
+    keys = ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "success_rate", "episode_length_ratio")
+    result.figures["eval"] = {k: metrics[k]["mean"] for k in keys if k in metrics}
+    print(f"      {result.figures['eval']}")
+    result.artifacts.append(metrics_path)
+
+    print("[5/5] export the controller and run the sim-to-sim gate", flush=True)
+    controller = export_controller(run_dir, out_dir / "controller")
+    report = run_sim2sim(controller, video=controller / "sim2sim.mp4" if video else None)
+    gate = report["gate"]
+    result.figures["sim2sim_gate"] = gate
+    verdict = "PASSED" if gate["passed"] else "FAILED: " + "; ".join(gate["reasons"])
+    print(f"      gate {verdict}")
+    if not gate["passed"]:
+        print(
+            "      (expected after a short CPU run; train longer, e.g. humimic train CLIP "
+            "--iterations 20000 --backend mujoco_warp on a GPU)"
+        )
+    result.artifacts += [controller / "controller.onnx", controller / "metrics.json"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "run the whole pipeline on built-in defaults (robot check, shipped clip, videos)"
+HELP = "run the whole pipeline on built-in defaults: robot, clip, train, eval, export, sim2sim"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--clip", type=Path, default=None, help="robot clip to use (default: shipped walk)"
     )
     parser.add_argument("--no-video", action="store_true", help="skip the MP4 renders")
+    parser.add_argument("--iterations", type=int, default=40, help="PPO iterations (CPU run)")
+    parser.add_argument("--num-envs", type=int, default=64, help="parallel simulated worlds")
     parser.set_defaults(run=run)
 
 
@@ -25,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and list what it wrote."""
     from humimic.demo import DEFAULT_CLIP, run_demo
 
-    result = run_demo(args.out, args.clip or DEFAULT_CLIP, video=not args.no_video)
+    result = run_demo(
+        args.out, args.clip or DEFAULT_CLIP, not args.no_video, args.iterations, args.num_envs
+    )
     print(f"wrote {len(result.artifacts)} files to {args.out}/:")
     for path in result.artifacts:
         print(f"  {path}")

@@ -1,0 +1,67 @@
+"""Training curves from a run's TensorBoard log: reward up, tracking error down, at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from humimic.errors import HumimicError
+from humimic.files import atomic_write
+
+CURVES: tuple[tuple[str, str], ...] = (
+    ("Train/mean_reward", "mean episode reward"),
+    ("Train/mean_episode_length", "mean episode length (steps)"),
+    ("/Sigma/ema_lower_body_pos", "lower-body position error EMA (m²)"),
+    ("/Sigma/ema_upper_body_pos", "upper-body position error EMA (m²)"),
+)
+"""TensorBoard scalar tags plotted, with their axis labels."""
+
+
+def read_scalars(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every scalar series of a run as ``tag -> (iterations, values)``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    files = sorted(run_dir.glob("events.out.tfevents.*"))
+    if not files:
+        raise HumimicError(f"{run_dir}: no TensorBoard log (events.out.tfevents.*) found")
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for path in files:  # a resumed run has several files; later ones extend earlier ones
+        events = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            steps = np.array([e.step for e in events.Scalars(tag)], float)
+            values = np.array([e.value for e in events.Scalars(tag)], float)
+            old_steps, old_values = series.get(tag, (np.zeros(0), np.zeros(0)))
+            series[tag] = (np.concatenate([old_steps, steps]), np.concatenate([old_values, values]))
+    return series
+
+
+def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
+    """Write ``training_curves.png`` (reward, episode length, tracking error per iteration)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = read_scalars(run_dir)
+    shown = [(tag, label) for tag, label in CURVES if tag in series]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 * len(shown)), sharex=True)
+    for ax, (tag, label) in zip(np.atleast_1d(axes), shown, strict=True):
+        steps, values = series[tag]
+        ax.plot(steps, values, color="tab:blue")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[-1].set_xlabel("PPO iteration")
+    fig.suptitle(f"training: {run_dir.name}")
+    fig.tight_layout()
+    out = out or run_dir / "training_curves.png"
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+    return out
+
+
+def first_and_last(run_dir: Path, tag: str, window: int = 5) -> tuple[float, float]:
+    """Mean of a series over its first and last ``window`` points."""
+    _, values = read_scalars(run_dir)[tag]
+    return float(values[:window].mean()), float(values[-window:].mean())
