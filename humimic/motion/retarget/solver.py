@@ -267,7 +267,10 @@ class SequenceSolver:
         cost += add_collision_terms(
             bodies, pose, self.capsules, cfg.collision_weight, cfg.collision_margin_m, diag, grad
         )
-        cost += add_ground_terms(bodies, pose, self.capsules, cfg.penetration_weight, diag, grad)
+        feet = np.concatenate([sole.body for sole in problem.soles.values()])
+        cost += add_ground_terms(
+            bodies, pose, self.capsules, cfg.penetration_weight, diag, grad, skip_bodies=feet
+        )
 
         cost += self._smoothness(state, problem.fps, diag, off1, off2, grad)
         cost += self._joint_speed(state[2], problem.fps, diag, off1, grad)
