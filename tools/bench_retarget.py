@@ -103,12 +103,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=shared_motions_dir())
     parser.add_argument("--robot", default="g1_23dof_lock_wrist")
     parser.add_argument("--no-baseline", action="store_true", help="skip the mink baseline")
+    parser.add_argument("overrides", nargs="*", help="retarget config overrides key=value")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     setup = time.perf_counter()
-    maker = ClipMaker(compose("retarget", [f"robot={args.robot}"]))
+    maker = ClipMaker(compose("retarget", [f"robot={args.robot}", *args.overrides]))
     setup = time.perf_counter() - setup
     rows, total_frames, total_seconds = [], 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
