@@ -169,3 +169,30 @@ def test_coarse_pass_reaches_the_same_solution(setup) -> None:
     solver.cfg.coarse_stride = 4
     assert np.abs(results[4] - targets).max() < 2e-3
     assert np.abs(results[4] - results[1]).max() < 2e-3
+
+
+@pytest.mark.parametrize(("frames", "dim"), [(1, 3), (2, 3), (3, 3), (7, 4)])
+def test_banded_solve_matches_a_dense_solve(frames: int, dim: int) -> None:
+    from humimic.motion.retarget.solver import _solve_banded
+
+    rng = np.random.default_rng(frames)
+    n = frames * dim
+    diag = rng.normal(size=(frames, dim, dim))
+    diag = diag @ diag.transpose(0, 2, 1) + 5 * np.eye(dim)
+    off1 = 0.3 * rng.normal(size=(max(frames - 1, 0), dim, dim))
+    off2 = 0.3 * rng.normal(size=(max(frames - 2, 0), dim))  # frames two apart: diagonal only
+    dense = np.zeros((n, n))
+    for t in range(frames):
+        dense[t * dim : (t + 1) * dim, t * dim : (t + 1) * dim] = diag[t]
+    for t in range(frames - 1):
+        block = slice(t * dim, (t + 1) * dim), slice((t + 1) * dim, (t + 2) * dim)
+        dense[block] = off1[t]
+        dense[block[1], block[0]] = off1[t].T
+    for t in range(frames - 2):
+        for a in range(dim):
+            dense[t * dim + a, (t + 2) * dim + a] = dense[(t + 2) * dim + a, t * dim + a] = off2[
+                t, a
+            ]
+    grad = rng.normal(size=(frames, dim))
+    expected = np.linalg.solve(dense + 1e-9 * np.eye(n), -grad.ravel())
+    np.testing.assert_allclose(_solve_banded(diag, off1, off2, grad, 0.0), expected, atol=1e-12)

@@ -224,7 +224,11 @@ class SequenceSolver:
     def _linearise(
         self, problem: SolveProblem, state: State
     ) -> tuple[float, tuple[F64, F64, F64, F64]]:
-        """Cost and the banded normal equations ``(H_diag, H_off1, H_off2, g)`` at ``state``."""
+        """Cost and the banded normal equations ``(H_diag, H_off1, h_off2, g)`` at ``state``.
+
+        ``H_diag (T, V, V)`` and ``H_off1 (T-1, V, V)`` are full blocks; frames two apart are
+        coupled only by smoothness, which is diagonal, so ``h_off2 (T-2, V)`` holds diagonals.
+        """
         cfg = self.cfg
         num_frames, dim = state[0].shape[0], 6 + self.num_joints
         bodies = self.bodies
@@ -233,7 +237,7 @@ class SequenceSolver:
         key_jac = bodies.jacobian(pose, problem.key_points.body, key_pos)
         diag = np.zeros((num_frames, dim, dim))
         off1 = np.zeros((max(num_frames - 1, 0), dim, dim))
-        off2 = np.zeros((max(num_frames - 2, 0), dim, dim))
+        off2 = np.zeros((max(num_frames - 2, 0), dim))
         grad = np.zeros((num_frames, dim))
         cost = 0.0
 
@@ -334,9 +338,11 @@ class SequenceSolver:
                 if b < a:
                     continue
                 block = w2 * ca * cb
-                target = (diag, off1, off2)[b - a]
                 idx = np.arange(num_frames - 2) + a
-                target[idx] += block * np.eye(diag.shape[-1])
+                if b - a == 2:
+                    off2[idx] += block
+                else:
+                    (diag, off1)[b - a][idx] += block * np.eye(diag.shape[-1])
         return float(np.sum(res**2))
 
     def _joint_speed(self, joint_pos: F64, fps: float, diag: F64, off1: F64, grad: F64) -> float:
@@ -413,26 +419,36 @@ def _upsample(coarse: SolveResult, num_frames: int, stride: int) -> State:
 
 
 @functools.lru_cache(maxsize=8)
-def _band_layout(num_frames: int, dim: int) -> tuple[int, list[tuple[F64, F64, F64]]]:
-    """Bandwidth and, per block diagonal, where its upper-triangle entries go in band storage."""
-    n_blocks = 3 if num_frames > 2 else (2 if num_frames > 1 else 1)
-    bandwidth = n_blocks * dim - 1
+def _band_layout(num_frames: int, dim: int) -> tuple[int, list[tuple[NDArray[np.int64], ...]]]:
+    """Bandwidth and, per block diagonal, flat source and band-storage indices.
+
+    Full blocks couple neighbouring frames (distance up to ``2V - 1``); frames two apart are
+    coupled on the diagonal only (distance ``2V``), so the bandwidth is ``2V``, not ``3V - 1``.
+    """
+    bandwidth = min(2 * dim, num_frames * dim - 1)
+    n = num_frames * dim
     idx = np.arange(dim)
     layout = []
-    for offset in range(n_blocks):
+    for offset in range(min(2, num_frames)):
         t = np.arange(num_frames - offset)[:, None, None]
         rows, cols = np.broadcast_arrays(t * dim + idx[None, :, None], (t + offset) * dim + idx)
-        upper = rows <= cols
-        layout.append((upper, bandwidth + rows[upper] - cols[upper], cols[upper]))
+        upper = (rows <= cols).ravel()
+        src = np.flatnonzero(upper)
+        dst = (bandwidth + rows.ravel()[src] - cols.ravel()[src]) * n + cols.ravel()[src]
+        layout.append((src, dst))
+    if num_frames > 2:
+        rows = np.arange((num_frames - 2) * dim)
+        layout.append((rows, (bandwidth - 2 * dim) * n + rows + 2 * dim))
     return bandwidth, layout
 
 
 def _solve_banded(diag: F64, off1: F64, off2: F64, grad: F64, damping: float) -> F64:
-    """Solve ``(H + λ diag(H)) dx = -g`` for the block-pentadiagonal ``H``; returns ``dx``."""
+    """Solve ``(H + λ diag(H)) dx = -g`` for the block-banded ``H``; returns ``dx``."""
     num_frames, dim = grad.shape
     bandwidth, layout = _band_layout(num_frames, dim)
     ab = np.zeros((bandwidth + 1, num_frames * dim))
-    for blocks, (upper, band_rows, cols) in zip((diag, off1, off2), layout, strict=False):
-        ab[band_rows, cols] = blocks[upper]
+    flat = ab.reshape(-1)
+    for blocks, (src, dst) in zip((diag, off1, off2), layout, strict=False):
+        flat[dst] = np.take(blocks.reshape(-1), src)
     ab[bandwidth] = ab[bandwidth] * (1.0 + damping) + 1e-9
     return scipy.linalg.solveh_banded(ab, -grad.reshape(-1), lower=False, check_finite=False)
