@@ -88,9 +88,16 @@ class BodyJacobians:
         jac[..., :3] = np.eye(3)
         jac[..., 3:6] = -skew(points_w - pose.root_pos_w[:, None, :])
         arm = points_w[:, :, None, :] - pose.anchor_w[:, None, :, :]  # (T, P, J, 3)
-        cols = np.cross(pose.axis_w[:, None, :, :], arm) * self.moves[body][None, :, :, None]
+        cols = cross(pose.axis_w[:, None, :, :], arm) * self.moves[body][None, :, :, None]
         jac[..., 6:] = np.moveaxis(cols, 2, 3)
         return jac
+
+
+def cross(a: F64, b: F64) -> F64:
+    """Broadcasting cross product ``a × b`` over ``(..., 3)`` arrays (faster than np.cross)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 def skew(v: F64) -> F64:
@@ -115,6 +122,6 @@ def jacobian_at(
     jac[:, :, :3] = np.eye(3)
     jac[:, :, 3:6] = -skew(points_w - pose.root_pos_w[frame])
     arm = points_w[:, None, :] - pose.anchor_w[frame]  # (M, J, 3)
-    cols = np.cross(pose.axis_w[frame], arm) * bj.moves[body][:, :, None]
+    cols = cross(pose.axis_w[frame], arm) * bj.moves[body][:, :, None]
     jac[:, :, 6:] = np.moveaxis(cols, 1, 2)
     return jac

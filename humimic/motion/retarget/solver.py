@@ -342,7 +342,10 @@ class SequenceSolver:
                 if b - a == 2:
                     off2[idx] += block
                 else:
-                    (diag, off1)[b - a][idx] += block * np.eye(diag.shape[-1])
+                    target = (diag, off1)[b - a]
+                    dim = target.shape[-1]
+                    # Add to the diagonal of each block through a strided view, no eye().
+                    target.reshape(len(target), -1)[idx[0] : idx[-1] + 1, :: dim + 1] += block
         return float(np.sum(res**2))
 
     def _joint_speed(self, joint_pos: F64, fps: float, diag: F64, off1: F64, grad: F64) -> float:
