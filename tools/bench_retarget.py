@@ -103,6 +103,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=shared_motions_dir())
     parser.add_argument("--robot", default="g1_23dof_lock_wrist")
     parser.add_argument("--no-baseline", action="store_true", help="skip the mink baseline")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="time each clip N times, keep the best"
+    )
     parser.add_argument("overrides", nargs="*", help="retarget config overrides key=value")
     args = parser.parse_args()
     import torch
@@ -115,9 +118,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in CLIPS:
             source = args.data / name
-            start = time.perf_counter()
-            outcome = maker.run(source, Path(tmp) / "clip.npz", InputOptions())
-            seconds = time.perf_counter() - start
+            seconds = float("inf")
+            for _ in range(args.repeat):  # best of N: the machine is shared
+                start = time.perf_counter()
+                outcome = maker.run(source, Path(tmp) / "clip.npz", InputOptions())
+                seconds = min(seconds, time.perf_counter() - start)
             report = load_clip(Path(tmp) / "clip.npz").report
             checks = report["feasibility"]["checks"]
             row = {
@@ -135,7 +140,7 @@ def main() -> None:
             rows.append(row)
             total_frames += outcome.frames_in
             total_seconds += seconds
-    print(f"setup (model + solver, once): {setup:.2f} s")
+    print(f"setup (model + solver, once): {setup:.2f} s; times are best of {args.repeat}")
     header = f"{'clip':28s} {'frames':>6s} {'fps_in':>8s} {'verdict':>7s}  "
     header += "key err cm / skate cm/s / pen mm / self-col"
     print(header)
@@ -157,6 +162,7 @@ def main() -> None:
     result = {
         "frames_per_s": total_frames / total_seconds,
         "total_input_frames": total_frames,
+        "repeat": args.repeat,
         "key_point_error_m": float(np.mean([r["key_point_error_m"] for r in rows])),
         "skating_mps": float(np.mean([r["skating_mps"] for r in rows])),
         "penetration_m_max": float(np.max([r["penetration_m"] for r in rows])),
