@@ -150,24 +150,15 @@ def yaw(q: ArrayLike) -> Array:
 def angular_velocity_w(q: ArrayLike, fps: float) -> Array:
     """World-frame angular velocity (rad/s) of a quaternion sequence ``(T, ..., 4)``.
 
-    Central differences inside, one-sided at the ends, so the output has the input's length.
+    Per step, the log of the relative rotation ``q[t+1] ⊗ q[t]⁻¹`` (short arc, so the sign
+    of either quaternion does not matter); frames average their two neighbouring steps and
+    the ends take their one step, so the output has the input's length.
     """
-    q = normalize(q)
-    t_len = q.shape[0]
-    if t_len < 2:
+    q = np.asarray(q, dtype=np.float64)
+    if q.shape[0] < 2:
         return np.zeros((*q.shape[:-1], 3))
-    # Make consecutive quaternions lie on the same hemisphere before differencing.
-    q = q.copy()
-    for i in range(1, t_len):
-        flip = np.sum(q[i] * q[i - 1], axis=-1, keepdims=True) < 0
-        q[i] = np.where(flip, -q[i], q[i])
-    omega = np.empty((*q.shape[:-1], 3))
-    delta = to_rotvec(multiply(q[1:], conjugate(q[:-1]))) * fps  # (T-1, ..., 3) per step
-    omega[0] = delta[0]
-    omega[-1] = delta[-1]
-    if t_len > 2:
-        omega[1:-1] = 0.5 * (delta[1:] + delta[:-1])
-    return omega
+    step = to_rotvec(multiply(q[1:], conjugate(q[:-1]))) * fps
+    return np.concatenate([step[:1], 0.5 * (step[1:] + step[:-1]), step[-1:]], axis=0)
 
 
 def xyzw_to_wxyz(q: ArrayLike) -> Array:

@@ -28,7 +28,6 @@ from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
 from humimic.motion.robot_clip import (
     FEET,
-    angular_velocity_w,
     finite_difference,
     foot_body_id,
     free_joint_qposadr,
@@ -204,7 +203,7 @@ def _generalised_motion(
     quat = qpos[:, adr + 3 : adr + 7]
     qvel = np.zeros((qpos.shape[0], model.nv))
     qvel[:, dof : dof + 3] = finite_difference(qpos[:, adr : adr + 3], fps)
-    omega_w = angular_velocity_w(quat, fps)
+    omega_w = quat_np.angular_velocity_w(quat, fps)
     qvel[:, dof + 3 : dof + 6] = quat_np.rotate(quat_np.conjugate(quat), omega_w)
     ids = joint_ids(model, spec.joint_names)
     qvel[:, model.jnt_dofadr[ids]] = finite_difference(qpos[:, model.jnt_qposadr[ids]], fps)

@@ -130,19 +130,6 @@ def finite_difference(values: ArrayLike, fps: float) -> F64:
     return np.gradient(values, axis=0) * fps
 
 
-def angular_velocity_w(quat_w: ArrayLike, fps: float) -> F64:
-    """World-frame angular velocity (rad/s) of orientations ``(T, ..., 4)`` wxyz.
-
-    Per step, the log of the relative rotation ``q[t+1] ⊗ q[t]⁻¹`` (short arc, so the sign
-    of either quaternion does not matter); frames average their two neighbouring steps.
-    """
-    quat_w = np.asarray(quat_w, np.float64)
-    if quat_w.shape[0] < 2:
-        return np.zeros((*quat_w.shape[:-1], 3))
-    step = quat_np.to_rotvec(quat_np.multiply(quat_w[1:], quat_np.conjugate(quat_w[:-1]))) * fps
-    return np.concatenate([step[:1], 0.5 * (step[1:] + step[:-1]), step[-1:]], axis=0)
-
-
 def smooth_time(values: F64, sigma_frames: float) -> F64:
     """Gaussian smoothing along axis 0 (edges repeat the end value); ``sigma <= 0`` is a no-op."""
     if sigma_frames <= 0 or values.shape[0] < 2:
@@ -220,7 +207,7 @@ def body_velocities(
 ) -> tuple[F64, F64]:
     """Linear and angular (world frame) velocities of body trajectories (T, B, ·)."""
     lin = smooth_time(finite_difference(body_pos_w, fps), sigma_frames)
-    ang = smooth_time(angular_velocity_w(body_quat_w, fps), sigma_frames)
+    ang = smooth_time(quat_np.angular_velocity_w(body_quat_w, fps), sigma_frames)
     return lin, ang
 
 

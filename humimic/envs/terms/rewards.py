@@ -24,36 +24,35 @@ def _rows(d: StepData, bodies: str) -> Tensor:
     return d.groups[bodies]
 
 
+def _body_error(d: StepData, field: str, bodies: str) -> Tensor:
+    """Mean over bodies and components of the squared reference-minus-robot ``field``."""
+    rows = _rows(d, bodies)
+    diff = getattr(d.ref, field)[:, rows] - getattr(d.robot, field)[:, rows]
+    return diff.square().mean(dim=(1, 2))
+
+
 @register("reward")
 def body_pos_error(d: StepData, bodies: str = "all") -> Tensor:
     """Mean over bodies and xyz of squared position error, m²."""
-    rows = _rows(d, bodies)
-    diff = d.ref.body_pos_w[:, rows] - d.robot.body_pos_w[:, rows]
-    return diff.square().mean(dim=(1, 2))
+    return _body_error(d, "body_pos_w", bodies)
 
 
 @register("reward")
 def body_rot_error(d: StepData, bodies: str = "all") -> Tensor:
     """Mean of component-wise squared quaternion difference (q_ref − q)² (PBHC, not geodesic)."""
-    rows = _rows(d, bodies)
-    diff = d.ref.body_quat_w[:, rows] - d.robot.body_quat_w[:, rows]
-    return diff.square().mean(dim=(1, 2))
+    return _body_error(d, "body_quat_w", bodies)
 
 
 @register("reward")
 def body_lin_vel_error(d: StepData, bodies: str = "all") -> Tensor:
     """Mean over bodies and xyz of squared linear-velocity error, (m/s)²."""
-    rows = _rows(d, bodies)
-    diff = d.ref.body_lin_vel_w[:, rows] - d.robot.body_lin_vel_w[:, rows]
-    return diff.square().mean(dim=(1, 2))
+    return _body_error(d, "body_lin_vel_w", bodies)
 
 
 @register("reward")
 def body_ang_vel_error(d: StepData, bodies: str = "all") -> Tensor:
     """Mean over bodies and xyz of squared angular-velocity error, (rad/s)²."""
-    rows = _rows(d, bodies)
-    diff = d.ref.body_ang_vel_w[:, rows] - d.robot.body_ang_vel_w[:, rows]
-    return diff.square().mean(dim=(1, 2))
+    return _body_error(d, "body_ang_vel_w", bodies)
 
 
 @register("reward")
