@@ -146,3 +146,18 @@ def test_amass_file_without_body_models_names_the_missing_file(tmp_path: Path) -
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "\n" not in line and "smplh" in line.lower() and "female" in line.lower()
+
+
+def test_overrides_may_follow_options(
+    tmp_path: Path, shared_motions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key=value after the options still reaches the config (here: a misspelt key is named)."""
+    bvh = str(shared_motions / "cmu/bvh/02_01.bvh")
+    out = str(tmp_path / "o.npz")
+    assert main(["retarget", bvh, "-o", out, "solver.itrations=3"]) == 2
+    assert "solver.itrations" in capsys.readouterr().err
+    assert not Path(out).exists()
+    with pytest.raises(SystemExit) as exit_info:  # a stray word is still refused
+        main(["retarget", bvh, "-o", out, "stray"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: stray" in capsys.readouterr().err

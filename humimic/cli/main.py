@@ -53,10 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; ``key=value`` overrides may also follow the options.
+
+    argparse stops collecting a positional list at the first option, so
+    ``humimic train walk.npz --num-envs 64 algo.init_std=0.5`` would be refused; subcommands
+    naming a ``trailing_overrides`` list get such trailing overrides appended to it.
+    """
+    args, extra = parser.parse_known_args(argv)
+    target = getattr(args, "trailing_overrides", None)
+    if extra and target and all("=" in a and not a.startswith("-") for a in extra):
+        setattr(args, target, [*getattr(args, target), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``humimic`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         return int(args.run(args) or 0)
     except HumimicError as err:

@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--plots", action=argparse.BooleanOptionalAction, default=None,
         help="write PNG report plots beside each clip (default: on for a file, off for a folder)",
     )  # fmt: skip
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, trailing_overrides="overrides")
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:

@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--robot", help="robot variant (default g1_23dof_lock_wrist)")
     parser.add_argument("--static-cam", action="store_true", help="the camera does not move")
     parser.add_argument("--body-models", type=Path, help="folder with SMPL/SMPL-X files")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, trailing_overrides="overrides")
 
 
 def run(args: argparse.Namespace) -> int:
