@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from humimic.config.train import TrainCfg
 
 HELP = "train a tracking policy on robot clips (PPO, rsl-rl, MuJoCo)"
 EPILOG = """\
@@ -12,6 +19,8 @@ Any config key can be overridden right after the clips (before the options), e.g
 (see configs/train.yaml). The run folder (default runs/<experiment>/<UTC time>/) gets
 config.yaml, checkpoints model_<iteration>.pt and TensorBoard logs
 (tensorboard --logdir runs). Ctrl-C saves a checkpoint; --resume continues from one.
+Several machines: start `torchrun --nnodes K --nproc-per-node N ... -m humimic.cli.main train
+...` on each (torchrun sets RANK/WORLD_SIZE; rank 0 writes the run folder).
 """
 
 
@@ -29,7 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", type=Path, help="checkpoint to continue from")
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--no-progress", action="store_true", help="print rsl-rl's log instead")
-    parser.set_defaults(run=run)
+    parser.add_argument(
+        "--nproc", type=int, default=1,
+        help="training processes on this machine, one policy (torch.distributed: gloo on the "
+        "CPU, nccl with one GPU each); each runs --num-envs worlds",
+    )  # fmt: skip
+    parser.set_defaults(run=run, trailing_overrides="inputs")
 
 
 def _overrides(args: argparse.Namespace, overrides: list[str]) -> list[str]:
@@ -64,6 +78,36 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         runner = replace(runner, resume=str(args.resume))
     cfg = replace(cfg, task=replace(cfg.task, motion=replace(cfg.task.motion, files=files)))
-    run_dir = train(replace(cfg, runner=runner))
-    print(f"run folder: {run_dir}")
+    cfg = replace(cfg, runner=runner)
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return launch_processes(args.nproc, cfg, files, _overrides(args, overrides))
+    run_dir = train(cfg)
+    if int(os.getenv("RANK", "0")) == 0:
+        print(f"run folder: {run_dir}")
     return 0
+
+
+def launch_processes(nproc: int, cfg: TrainCfg, files: list[str], overrides: list[str]) -> int:
+    """Run ``humimic train`` in ``nproc`` processes through torch's launcher (torchrun).
+
+    The run folder is fixed here so every process agrees on it; returns the exit code.
+    """
+    from humimic.train.runner import make_run_dir
+
+    if cfg.runner.run_dir:
+        run_dir = Path(cfg.runner.run_dir)
+    elif cfg.runner.resume:
+        run_dir = Path(cfg.runner.resume).parent
+    else:
+        run_dir = make_run_dir(cfg)
+    extra = [f"runner.run_dir={run_dir.resolve()}"]
+    if cfg.runner.resume:
+        extra.append(f"runner.resume={Path(cfg.runner.resume).resolve()}")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc-per-node={nproc}", "-m", "humimic.cli.main", "train",
+        *files, *overrides, *extra,
+    ]  # fmt: skip
+    return subprocess.run(command, check=False).returncode

@@ -188,6 +188,9 @@ class SimCfg:
     """Torch intra-op threads (0: torch's default). One is fastest on a small shared CPU:
     more threads oversubscribe the cores that the physics thread pool uses (10x slower
     PPO updates measured on 2 cores)."""
+    physics_threads: int = 0
+    """Threads stepping the ``mujoco`` backend's worlds (0: one per usable core, or the
+    cores divided among the training processes of this machine)."""
 
     @property
     def control_dt(self) -> float:
@@ -200,6 +203,8 @@ class SimCfg:
             raise ConfigError(f"sim.backend must be mujoco or mujoco_warp, got '{self.backend}'")
         if self.num_envs < 1:
             raise ConfigError("sim.num_envs must be >= 1")
+        if self.physics_threads < 0:
+            raise ConfigError("sim.physics_threads must be >= 0 (0: automatic)")
         if self.decimation < 1 or self.physics_dt <= 0:
             raise ConfigError("sim.decimation must be >= 1 and sim.physics_dt > 0")
 

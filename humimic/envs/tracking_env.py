@@ -111,9 +111,12 @@ class TrackingEnv:
             self.device,
             self.cfg.motion.bin_s,
         )
+        threaded = sim.backend == "mujoco" and sim.physics_threads > 0
+        opts = {"num_threads": sim.physics_threads} if threaded else {}
         self.backend = make_backend(
-            sim.backend, self.model, spec, self.num_envs, self.layout.body_names, sim.device
-        )
+            sim.backend, self.model, spec, self.num_envs, self.layout.body_names, sim.device,
+            **opts,
+        )  # fmt: skip
 
     def _initial_step_data(self) -> StepData:
         n, j, lay = self.num_envs, self.num_actions, self.layout

@@ -13,7 +13,7 @@ import contextlib
 import io
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import torch
 from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils import check_nan
 
-from humimic.config.train import AlgoCfg, TrainCfg
+from humimic.config.train import AlgoCfg, SimCfg, TrainCfg
 from humimic.errors import ConfigError, InputFileError
 from humimic.files import atomic_write
 
@@ -73,10 +73,39 @@ def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
 
 class TrackingRunner(OnPolicyRunner):
     """``OnPolicyRunner`` whose checkpoints carry the env's adaptive state, with a progress
-    bar and Ctrl-C checkpointing. ``current_learning_iteration`` counts finished iterations."""
+    bar and Ctrl-C checkpointing. ``current_learning_iteration`` counts finished iterations.
+
+    Several processes (``torchrun``/``humimic train --nproc``) train one policy: rsl-rl
+    averages gradients and normaliser statistics across ranks; here that also works between
+    CPU processes (gloo), not only CUDA devices (nccl). Rank 0 alone writes files.
+    """
+
+    def _configure_multi_gpu(self) -> None:
+        """rsl-rl's setup on CUDA; the same rank bookkeeping with gloo on the CPU."""
+        if not self.device.startswith("cpu"):
+            super()._configure_multi_gpu()
+            return
+        world = distributed_world()
+        self.gpu_world_size, self.is_distributed = world.size, world.size > 1
+        self.gpu_local_rank, self.gpu_global_rank = world.local_rank, world.rank
+        if not self.is_distributed:
+            self.cfg["multi_gpu"] = None
+            return
+        self.cfg["multi_gpu"] = {
+            "global_rank": world.rank, "local_rank": world.local_rank, "world_size": world.size,
+        }  # fmt: skip
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("gloo", rank=world.rank, world_size=world.size)
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (or the only process): the one that writes checkpoints and logs."""
+        return self.gpu_global_rank == 0
 
     def save(self, path: str, infos: dict | None = None) -> None:
         """Save rsl-rl's state plus ``env.state_dict()`` and the RNG state in ``infos``."""
+        if not self.is_main:
+            return
         extra = {"env": self.env.state_dict(), "torch_rng": torch.get_rng_state()}
         super().save(path, {**(infos or {}), **extra})
 
@@ -99,10 +128,12 @@ class TrackingRunner(OnPolicyRunner):
         """Collect, update and log ``num_learning_iterations`` times; Ctrl-C saves first."""
         obs = self.env.get_observations().to(self.device)
         self.alg.train_mode()
+        if self.is_distributed:  # every rank starts from rank 0's weights
+            self.alg.broadcast_parameters()
         if self.logger.writer is None:
             self.logger.init_logging_writer()
         start = self.current_learning_iteration
-        bar = _progress(num_learning_iterations, progress)
+        bar = _progress(num_learning_iterations, progress and self.is_main)
         try:
             for it in range(start, start + num_learning_iterations):
                 obs = self._iteration(it, start, num_learning_iterations, obs, progress)
@@ -149,6 +180,49 @@ class TrackingRunner(OnPolicyRunner):
     _steps_per_s = 0.0
 
 
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes (torchrun's environment)."""
+
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+
+
+def distributed_world() -> World:
+    """Ranks from ``RANK``/``LOCAL_RANK``/``WORLD_SIZE`` (set by torchrun); one process without."""
+    try:
+        world = World(
+            int(os.getenv("RANK", "0")),
+            int(os.getenv("LOCAL_RANK", "0")),
+            int(os.getenv("WORLD_SIZE", "1")),
+        )
+    except ValueError as err:
+        raise ConfigError(f"RANK/LOCAL_RANK/WORLD_SIZE must be integers ({err})") from err
+    if not 0 <= world.rank < world.size or not 0 <= world.local_rank < world.size:
+        raise ConfigError(
+            f"RANK {world.rank} / LOCAL_RANK {world.local_rank} outside WORLD_SIZE {world.size}"
+        )
+    return world
+
+
+def share_machine(sim: SimCfg, world: World) -> SimCfg:
+    """Per-process sim settings when several training processes share a machine.
+
+    On CUDA each process takes the device of its local rank; on the CPU the physics
+    threads are split between the processes of this machine (``LOCAL_WORLD_SIZE``).
+    """
+    if world.size == 1:
+        return sim
+    if sim.device.startswith("cuda"):
+        return replace(sim, device=f"cuda:{world.local_rank}")
+    local = int(os.getenv("LOCAL_WORLD_SIZE", str(world.size)))
+    if sim.physics_threads == 0:
+        cores = len(os.sched_getaffinity(0))
+        return replace(sim, physics_threads=max(1, cores // max(local, 1)))
+    return sim
+
+
 def _progress(total: int, enabled: bool) -> Any:
     if not enabled:
         return None
@@ -190,17 +264,21 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     """Env + runner from a config (no training); resumes when ``runner.resume`` is set."""
     from humimic.envs.tracking_env import TrackingEnv
 
-    if cfg.sim.torch_threads > 0:
-        torch.set_num_threads(cfg.sim.torch_threads)
-    torch.manual_seed(cfg.runner.seed)
-    np.random.seed(cfg.runner.seed)
+    world = distributed_world()
+    sim = share_machine(cfg.sim, world)
+    if sim.torch_threads > 0:
+        torch.set_num_threads(sim.torch_threads)
+    seed = cfg.runner.seed + world.rank  # each process samples its own episodes
+    torch.manual_seed(seed)
+    np.random.seed(seed)
     resume = Path(cfg.runner.resume) if cfg.runner.resume else None
     if resume is not None and not resume.is_file():
         raise ConfigError(f"runner.resume: checkpoint {resume} does not exist")
-    env = TrackingEnv(cfg.task, cfg.sim, seed=cfg.runner.seed)
+    env = TrackingEnv(cfg.task, sim, seed=seed)
     train_cfg = rsl_train_cfg(cfg.algo, cfg.runner.save_interval)
+    log_dir = str(run_dir) if run_dir and world.rank == 0 else None
     with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl prints the networks
-        runner = TrackingRunner(env, train_cfg, str(run_dir) if run_dir else None, "cpu")
+        runner = TrackingRunner(env, train_cfg, log_dir, sim.device)
     # Record the humimic checkout's git state in the run folder, not rsl-rl's.
     runner.logger.git_status_repos = [str(Path(__file__).resolve())]
     if resume is not None:
@@ -226,13 +304,18 @@ def train(cfg: TrainCfg) -> Path:
         run_dir = Path(cfg.runner.resume).parent
     cfg = replace(cfg, runner=replace(cfg.runner, run_dir=str(run_dir)))
     runner = build_runner(cfg, run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    save_config(cfg, run_dir)
-    if cfg.runner.progress:
+    if runner.is_main:
+        os.makedirs(run_dir, exist_ok=True)
+        save_config(cfg, run_dir)
+    if cfg.runner.progress and runner.is_main:
         print(runner.env.describe())
         print(f"run folder: {run_dir}")
+        if runner.is_distributed:
+            print(f"{runner.gpu_world_size} processes x {cfg.sim.num_envs} worlds")
     try:
         runner.learn(cfg.runner.iterations, progress=cfg.runner.progress)
     finally:
         runner.env.close()
+        if runner.is_distributed:
+            torch.distributed.destroy_process_group()
     return run_dir
