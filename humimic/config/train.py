@@ -7,6 +7,7 @@ Term functions are named, not imported: ``fn`` is a name registered in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +100,13 @@ class CurriculumCfg:
 
 @dataclass
 class RandomizationCfg:
-    """Domain randomisation, drawn per episode (pushes per interval)."""
+    """Domain randomisation, drawn per episode (pushes per interval, torque noise per step).
+
+    Torque noise (PBHC): per joint, with ``τ_max`` its effort limit, a constant offset
+    ``U(±torque_offset_scale)·τ_max`` per episode (RAO) plus, every policy step,
+    ``U(±1)·torque_noise_scale·s·τ_max`` with ``s ~ U(torque_noise_episode_scale)`` drawn per
+    joint per episode (RFI). A scale of 0 disables that part.
+    """
 
     enabled: bool = True
     friction: list[float] = field(default_factory=lambda: [0.2, 1.2])
@@ -111,10 +118,17 @@ class RandomizationCfg:
     push_interval_s: list[float] = field(default_factory=lambda: [5.0, 9.0])
     push_velocity_mps: float = 0.1
     pushes: bool = True
+    torque_noise_scale: float = 0.05
+    """RFI amplitude as a fraction of the effort limit (times the episode scale s)."""
+    torque_noise_episode_scale: list[float] = field(default_factory=lambda: [0.5, 1.5])
+    """Range of the per-episode, per-joint RFI scale s."""
+    torque_offset_scale: float = 0.05
+    """RAO half-width as a fraction of the effort limit."""
 
     def __post_init__(self) -> None:
         """Check ranges."""
-        for key in ("friction", "body_mass_scale", "kp_scale", "kd_scale", "push_interval_s"):
+        ranges = ("friction", "body_mass_scale", "kp_scale", "kd_scale", "push_interval_s")
+        for key in (*ranges, "torque_noise_episode_scale"):
             value = getattr(self, key)
             if len(value) != 2 or value[0] > value[1] or value[0] < 0:
                 raise ConfigError(f"task.randomization.{key} must be [low, high], 0 <= low <= high")
@@ -123,6 +137,9 @@ class RandomizationCfg:
             raise ConfigError("task.randomization.control_delay_steps must be [low, high] >= 0")
         if len(self.com_offset_m) != 3:
             raise ConfigError("task.randomization.com_offset_m must have 3 entries (x, y, z)")
+        for key in ("torque_noise_scale", "torque_offset_scale"):
+            if not 0.0 <= getattr(self, key) < math.inf:
+                raise ConfigError(f"task.randomization.{key} must be a finite number >= 0")
 
 
 @dataclass

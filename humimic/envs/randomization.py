@@ -4,8 +4,17 @@ Parameters go to the backend through ``set_params`` at reset (friction, body mas
 root CoM offset, kp/kd scale). The privileged vector seen by the critic is
 ``[com_offset (3), mass_scale (B), kp_scale (J), kd_scale (J), friction (1), delay (1)]``.
 Pushes add ``U(±v)`` to the root's horizontal velocity every ``U(interval)`` seconds by
-re-setting the world's state (the backends have no force hook).
-Torque noise (PBHC's RFI/RAO) is not applied: the backends expose no torque offsets.
+re-setting the world's state.
+
+Torque noise (PBHC's RFI and RAO) reaches the backend as a joint torque bias
+(``SimBackend.set_joint_torque_bias``) that the env sets before every policy step:
+``bias = U(±1)·torque_noise_scale·s·τ_max + rao``, with ``s ~ U(torque_noise_episode_scale)``
+and ``rao ~ U(±torque_offset_scale)·τ_max`` drawn per joint at each episode start and
+``τ_max`` the joint's effort limit. The backend clips the *total* joint torque (PD plus
+bias) to the effort limit, as PBHC does. Deliberate simplification: the RFI sample is
+drawn once per policy step and held for its ``decimation`` physics steps, whereas PBHC
+draws it every physics step (its torques are computed per physics step). The RFI scale and
+the RAO offsets are not part of :meth:`DomainRandomizer.params_vector`.
 """
 
 from __future__ import annotations
@@ -28,8 +37,14 @@ class DomainRandomizer:
         num_joints: int,
         control_dt: float,
         generator: torch.Generator,
+        effort_limits: Tensor | None = None,
     ) -> None:
-        """Nominal parameters everywhere; delay 0; first push times drawn."""
+        """Nominal parameters everywhere; delay 0; no torque noise; first push times drawn.
+
+        Args:
+            effort_limits: Shape (J,) N·m, the τ_max of the torque noise; ``None`` turns
+                torque noise off.
+        """
         self.cfg, self.backend, self.gen = cfg, backend, generator
         n = backend.num_worlds
         self.dt = control_dt
@@ -43,6 +58,13 @@ class DomainRandomizer:
         self.action_buffer = torch.zeros(n, max_delay + 1, num_joints)
         self.next_push_s = self._push_interval(n)
         self.pushes = 0
+        self.effort = torch.zeros(num_joints) if effort_limits is None else effort_limits.float()
+        self.rfi_scale = torch.zeros(n, num_joints)
+        """Per-episode RFI scale s per joint, (N, J); 0 while not randomised."""
+        self.rao = torch.zeros(n, num_joints)
+        """Per-episode actuation offset per joint, (N, J) N·m."""
+        self.rfi = torch.zeros(n, num_joints)
+        """RFI sample of the last :meth:`torque_bias` call, (N, J) N·m."""
 
     def params_vector(self) -> Tensor:
         """Privileged DR parameters, (N, 3 + B + 2J + 2)."""
@@ -50,6 +72,25 @@ class DomainRandomizer:
             (self.com, self.mass, self.kp, self.kd, self.friction, self.delay[:, None].float()),
             dim=1,
         )
+
+    @property
+    def torque_noise_active(self) -> bool:
+        """Whether :meth:`torque_bias` can be non-zero (the env then sets it every step)."""
+        c = self.cfg
+        scales = c.torque_noise_scale > 0 or c.torque_offset_scale > 0
+        return c.enabled and scales and bool((self.effort > 0).any())
+
+    def torque_bias(self) -> Tensor:
+        """Draw a fresh RFI sample and return RFI + RAO, (N, J) N·m.
+
+        Called once per policy step; the backend holds the value over the ``decimation``
+        physics steps (see the module docstring).
+        """
+        scale = self.cfg.torque_noise_scale
+        if scale > 0:
+            u = 2 * torch.rand(self.rfi.shape, generator=self.gen) - 1
+            self.rfi = u * scale * self.rfi_scale * self.effort
+        return self.rfi + self.rao
 
     def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> Tensor:
         return low + (high - low) * torch.rand(shape, generator=self.gen)
@@ -65,6 +106,9 @@ class DomainRandomizer:
         if randomize or delay_only:
             lo, hi = c.control_delay_steps
             self.delay[env_ids] = torch.randint(lo, hi + 1, (m,), generator=self.gen)
+        self.rfi_scale[env_ids] = 0.0
+        self.rao[env_ids] = 0.0
+        self.rfi[env_ids] = 0.0
         if not randomize:
             return
         nb, nj = self.mass.shape[1], self.kp.shape[1]
@@ -74,6 +118,7 @@ class DomainRandomizer:
         self.com[env_ids] = (2 * torch.rand((m, 3), generator=self.gen) - 1) * half
         self.kp[env_ids] = self._uniform((m, nj), *c.kp_scale)
         self.kd[env_ids] = self._uniform((m, nj), *c.kd_scale)
+        self._draw_torque_noise(env_ids)
         self.backend.set_params(
             env_ids,
             friction=self.friction[env_ids, 0],
@@ -82,6 +127,15 @@ class DomainRandomizer:
             kp_scale=self.kp[env_ids],
             kd_scale=self.kd[env_ids],
         )
+
+    def _draw_torque_noise(self, env_ids: Tensor) -> None:
+        """Per-episode RFI scale and RAO offset of ``env_ids`` (draws skipped at scale 0)."""
+        c, m, nj = self.cfg, len(env_ids), self.rao.shape[1]
+        if c.torque_noise_scale > 0:
+            self.rfi_scale[env_ids] = self._uniform((m, nj), *c.torque_noise_episode_scale)
+        if c.torque_offset_scale > 0:
+            u = 2 * torch.rand((m, nj), generator=self.gen) - 1
+            self.rao[env_ids] = u * c.torque_offset_scale * self.effort
 
     def delayed(self, actions: Tensor) -> Tensor:
         """Push ``actions`` (N, J) into the delay line; return each world's delayed action."""

@@ -68,7 +68,8 @@ class SimState:
     """Net contact force on each foot's geoms (left, right) during the last physics step.
     Shape (N, 2, 3), N; zero right after a reset."""
     applied_torque: Tensor
-    """Actuator torque of the last physics step (after force limits), spec order.
+    """Joint torque of the last physics step: actuator force plus the joint torque bias
+    (:meth:`SimBackend.set_joint_torque_bias`), clipped to the effort limits, spec order.
     Shape (N, J), N·m; zero right after a reset."""
 
     @classmethod
@@ -163,6 +164,20 @@ class SimBackend(Protocol):
 
         See :class:`humimic.sim.params.WorldParams` for shapes and meaning; ``None``
         leaves a parameter as it is.
+        """
+        ...
+
+    def set_joint_torque_bias(self, bias: Tensor) -> None:
+        """Add a generalized force to each actuated joint, on top of the PD actuator.
+
+        The bias (MuJoCo ``qfrc_applied`` at each joint's dof) is held for every physics
+        step of the following :meth:`step` calls until set again; :meth:`reset` clears it
+        for the reset worlds. The total joint torque, actuator force plus bias, is clipped
+        to the joint's effort limit (the actuator's force range is shifted by ``-bias``),
+        as PBHC clips its noisy torque.
+
+        Args:
+            bias: Shape (N, J), N·m, robot spec joint order.
         """
         ...
 

@@ -2,8 +2,9 @@
 
 Each thread owns a contiguous slice of worlds, a private MjModel copy and one scratch
 MjData. A world lives between steps as a row of ``mjSTATE_FULLPHYSICS | mjSTATE_WARMSTART |
-mjSTATE_CTRL`` (time, qpos, qvel, act, solver warm start, ctrl: everything the next step
-depends on; targets are written into all rows at once), so stepping it is ``mj_setState``,
+mjSTATE_CTRL | mjSTATE_QFRC_APPLIED`` (time, qpos, qvel, act, solver warm start, ctrl, applied
+generalized forces: everything the next step depends on; targets and joint torque biases
+are written into all rows at once), so stepping it is ``mj_setState``,
 ``mj_step(m, d, nstep=decimation)``, ``mj_getState`` on the thread's scratch data, which
 stays in cache; the result is bit-identical to keeping one MjData per world. MuJoCo
 releases the GIL inside ``mj_step``, so threads run in parallel.
@@ -14,9 +15,10 @@ raw arrays are copied into shared float64 buffers, and one vectorised torch pass
 
 Per-world parameters (:class:`~humimic.sim.params.WorldParams`) are all of
 ``geom_friction``, ``body_mass``, ``body_inertia``, ``body_ipos``, ``body_subtreemass``,
-``actuator_gainprm`` and ``actuator_biasprm``. Once any world is randomised, a thread loads
-a world's rows into its model copy before stepping that world (a few microseconds), which
-keeps memory at one model per thread instead of one per world.
+``actuator_gainprm``, ``actuator_biasprm`` and ``actuator_forcerange`` (shifted by the joint
+torque bias, see :meth:`MujocoCpuBackend.set_joint_torque_bias`). Once any world is
+randomised, a thread loads a world's rows into its model copy before stepping that world
+(a few microseconds), which keeps memory at one model per thread instead of one per world.
 
 ``mujoco.rollout.Rollout`` was measured as an alternative (``tools/bench_sim.py``): its C
 thread pool, free of the GIL, steps *bare* physics faster, but it returns only states
@@ -49,8 +51,10 @@ _STATE = (
     mujoco.mjtState.mjSTATE_FULLPHYSICS
     | mujoco.mjtState.mjSTATE_WARMSTART
     | mujoco.mjtState.mjSTATE_CTRL
+    | mujoco.mjtState.mjSTATE_QFRC_APPLIED
 )
-"""What a world keeps between steps: time, qpos, qvel, act, warm start, ctrl, plugin state."""
+"""What a world keeps between steps: time, qpos, qvel, act, warm start, ctrl, applied
+generalized forces (the joint torque bias), plugin state."""
 
 
 class MujocoCpuBackend:
@@ -111,6 +115,7 @@ class MujocoCpuBackend:
         self._state = SimState.zeros(num_worlds, len(spec.joint_names), len(body_names), "cpu")
         self._assembler = StateAssembler(self.layout, self.device)
         self._nan = torch.zeros(num_worlds, dtype=torch.bool)
+        self._bias = torch.zeros(num_worlds, len(spec.joint_names))
         all_ids = torch.arange(num_worlds)
         self.reset(all_ids, **default_reset_state(spec, num_worlds, self.device))
 
@@ -122,6 +127,8 @@ class MujocoCpuBackend:
         qvel = _state_columns(m0, mujoco.mjtState.mjSTATE_QVEL, m0.nv)
         ctrl = _state_columns(m0, mujoco.mjtState.mjSTATE_CTRL, m0.nu)
         self._ctrl_columns = np.arange(ctrl.start, ctrl.stop)[self.layout.actuator]
+        qfrc = _state_columns(m0, mujoco.mjtState.mjSTATE_QFRC_APPLIED, m0.nv)
+        self._bias_columns = np.arange(qfrc.start, qfrc.stop)[self.layout.joint_dof]
         self.raw = RawArrays(
             qpos=torch.from_numpy(self._world_state[:, qpos]),
             qvel=torch.from_numpy(self._world_state[:, qvel]),
@@ -150,7 +157,7 @@ class MujocoCpuBackend:
             futures.wait(jobs)
             for job in jobs:
                 job.result()  # re-raise a worker's error
-        self._nan = self._assembler.fill(self.raw, self._state)
+        self._nan = self._fill()
         if self._auto_reset and bool(self._nan.any()):
             ids = torch.nonzero(self._nan).flatten()
             self._reset(ids, **default_reset_state(self._spec, int(ids.numel()), self.device))
@@ -178,6 +185,12 @@ class MujocoCpuBackend:
     def _gather(self, thread: int, world: int) -> None:
         for dst, src in zip(self._raw_rows[world], self._scratch_views[thread]):
             np.copyto(dst, src)
+
+    def _fill(self) -> Tensor:
+        """Assemble the state; the applied torque includes the joint torque bias."""
+        nan = self._assembler.fill(self.raw, self._state)
+        self._state.applied_torque.add_(self._bias)
+        return nan
 
     def state(self) -> SimState:
         """State after the last step/reset; tensors are refreshed in place."""
@@ -221,6 +234,7 @@ class MujocoCpuBackend:
         )
         # MuJoCo's free joint takes the angular velocity in the body frame.
         ang_b = quat_torch.rotate_inverse(torch.from_numpy(quat), torch.from_numpy(ang_w)).numpy()
+        self._clear_bias(ids)
         lay, m, d = self.layout, self._models[0], self._scratch[0]
         for k, i in enumerate(ids):
             if self._params.changed:
@@ -230,11 +244,16 @@ class MujocoCpuBackend:
             d.qvel[lay.root_dof : lay.root_dof + 6] = np.concatenate((lin[k], ang_b[k]))
             d.qpos[lay.joint_qpos] = jpos[k]
             d.qvel[lay.joint_dof] = jvel[k]
-            mujoco.mj_getState(m, d, self._world_state[i], _STATE)
+            mujoco.mj_getState(m, d, self._world_state[i], _STATE)  # qfrc_applied = 0
             _refresh_kinematics(m, d)
             self._gather(0, i)
-        self._assembler.fill(self.raw, self._state)
+        self._fill()
         return ids
+
+    def _clear_bias(self, ids: np.ndarray) -> None:
+        self._bias[torch.from_numpy(ids)] = 0.0
+        if "actuator_forcerange" in self._params.changed:
+            self._params.shift_force_range(ids, np.zeros((ids.size, self._bias.shape[1])))
 
     def set_params(
         self,
@@ -251,6 +270,27 @@ class MujocoCpuBackend:
         ids = _world_ids(world_ids, self.num_worlds)
         args = [friction, body_mass_scale, com_offset_b, kp_scale, kd_scale]
         self._params.apply(ids, *[None if a is None else _numpy(a) for a in args])
+
+    def set_joint_torque_bias(self, bias: Tensor) -> None:
+        """Add a generalized force to every actuated joint of every world (RFI/RAO noise).
+
+        The bias is written to ``qfrc_applied`` at each joint's dof and held for every
+        physics step until it is set again; :meth:`reset` clears it for the reset worlds.
+        Each world's actuator force range is shifted by ``-bias``
+        (:meth:`~humimic.sim.params.WorldParams.shift_force_range`), so the total joint
+        torque, actuator force plus bias, is clipped to the effort limits. The state's
+        ``applied_torque`` reports that total.
+
+        Args:
+            bias: Shape (N, J) N·m, robot spec joint order.
+
+        Raises:
+            ConfigError: Wrong shape or non-finite values.
+        """
+        value = _check_bias(_numpy(bias), (self.num_worlds, len(self.layout.actuator)))
+        self._world_state[:, self._bias_columns] = value
+        self._bias.copy_(torch.from_numpy(value))
+        self._params.shift_force_range(np.arange(self.num_worlds), value)
 
     def close(self) -> None:
         """Stop the worker threads."""
@@ -294,6 +334,15 @@ def _world_ids(world_ids: Tensor | np.ndarray, num_worlds: int) -> np.ndarray:
     if ids.ndim != 1 or (ids.size and (ids.min() < 0 or ids.max() >= num_worlds)):
         raise ConfigError(f"sim: world_ids must be a 1-D array of ids in [0, {num_worlds})")
     return ids
+
+
+def _check_bias(value: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The joint torque bias if it has ``shape`` and finite entries."""
+    if value.shape != shape:
+        raise ConfigError(f"sim: joint torque bias must have shape {shape}, got {value.shape}")
+    if not np.isfinite(value).all():
+        raise ConfigError("sim: joint torque bias must be finite")
+    return value
 
 
 def _reset_arrays(m: int, joints: int, values: tuple[Tensor, ...]) -> list[np.ndarray]:

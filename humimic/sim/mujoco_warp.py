@@ -5,6 +5,9 @@ State is shared with torch through ``wp.to_torch`` views (no copies on either de
 joint targets are written into ``ctrl`` through such a view. Every field of
 :class:`~humimic.sim.params.WorldParams` is per world: the model is created with those
 fields batched (``put_model(..., batch_sizes=...)``) and randomisation writes into them.
+The joint torque bias goes into the data's ``qfrc_applied`` and shifts the batched
+``actuator_forcerange`` (same semantics as the C backend, see
+:meth:`MujocoWarpBackend.set_joint_torque_bias`).
 On CUDA the ``decimation`` physics steps plus the state refresh are captured once per
 decimation value as a CUDA graph.
 
@@ -101,6 +104,7 @@ class MujocoWarpBackend:
         )
         self._assembler = StateAssembler(self.layout, self.device)
         self._nan = torch.zeros(num_worlds, dtype=torch.bool, device=self.device)
+        self._bias = torch.zeros(num_worlds, len(spec.joint_names), device=self.device)
         all_ids = torch.arange(num_worlds, device=self.device)
         self.reset(all_ids, **default_reset_state(spec, num_worlds, self.device))
 
@@ -123,12 +127,16 @@ class MujocoWarpBackend:
             actuator_force=view(self._d.actuator_force),
         )
         self._ctrl = view(self._d.ctrl)
+        self._qfrc_applied = view(self._d.qfrc_applied)
         self._overflow = view(self._d.overflow)
         self._model_views = {f: view(getattr(self._m, f)) for f in FIELDS}
         self._idx = {
             name: torch.as_tensor(getattr(lay, name), dtype=torch.long, device=self.device)
             for name in ("joint_qpos", "joint_dof", "actuator")
         }
+        # Nominal force range as stored on the device (float32), (J, 2).
+        self._force_range0 = self._model_views["actuator_forcerange"][0, self._idx["actuator"]]
+        self._force_range0 = self._force_range0.clone()
 
     @contextlib.contextmanager
     def _scope(self) -> Iterator[None]:
@@ -159,7 +167,7 @@ class MujocoWarpBackend:
                 self._launch_graph(decimation)
             else:
                 self._physics(decimation)
-        self._nan = self._assembler.fill(self.raw, self._state) | (self._overflow != 0)
+        self._nan = self._fill() | (self._overflow != 0)
         if self._auto_reset and bool(self._nan.any()):
             ids = torch.nonzero(self._nan).flatten()
             self._reset(ids, **default_reset_state(self._spec, int(ids.numel()), self.device))
@@ -185,6 +193,12 @@ class MujocoWarpBackend:
                 self._physics(decimation)
             graph = self._graphs[decimation] = capture.graph
         self._wp.capture_launch(graph)
+
+    def _fill(self) -> Tensor:
+        """Assemble the state; the applied torque includes the joint torque bias."""
+        nan = self._assembler.fill(self.raw, self._state)
+        self._state.applied_torque.add_(self._bias)
+        return nan
 
     def state(self) -> SimState:
         """State after the last step/reset; tensors are refreshed in place."""
@@ -230,6 +244,7 @@ class MujocoWarpBackend:
         lay = self.layout
         with self._scope():
             self._mjw.reset_data(self._m, self._d, reset=self._wp.from_torch(mask))
+        self._write_bias(ids, torch.zeros(len(ids), self._bias.shape[1], device=self.device))
         qpos = self.raw.qpos.index_select(0, ids)
         qpos[:, lay.root_qpos : lay.root_qpos + 7] = torch.cat((pos, quat), dim=1)
         qpos.index_copy_(1, self._idx["joint_qpos"], jpos)
@@ -244,8 +259,42 @@ class MujocoWarpBackend:
             self._refresh_kinematics()
         self.raw.cfrc_ext.index_fill_(0, ids, 0.0)
         self.raw.actuator_force.index_fill_(0, ids, 0.0)
-        self._assembler.fill(self.raw, self._state)
+        self._fill()
         return ids
+
+    def set_joint_torque_bias(self, bias: Tensor) -> None:
+        """Add a generalized force to every actuated joint of every world (RFI/RAO noise).
+
+        Written to ``qfrc_applied`` at each joint's dof and held for every physics step
+        until set again; :meth:`reset` clears it for the reset worlds. Each world's
+        actuator force range becomes ``nominal - bias``, so the total joint torque
+        (actuator force plus bias) is clipped to the effort limits; the state's
+        ``applied_torque`` reports that total.
+
+        Args:
+            bias: Shape (N, J) N·m, robot spec joint order.
+
+        Raises:
+            ConfigError: Wrong shape or non-finite values.
+        """
+        shape = (self.num_worlds, len(self.layout.actuator))
+        if tuple(bias.shape) != shape:
+            raise ConfigError(
+                f"sim: joint torque bias must have shape {shape}, got {tuple(bias.shape)}"
+            )
+        value = bias.detach().to(self.device, torch.float32)
+        if not bool(torch.isfinite(value).all()):
+            raise ConfigError("sim: joint torque bias must be finite")
+        self._write_bias(torch.arange(self.num_worlds, device=self.device), value)
+
+    def _write_bias(self, ids: Tensor, bias: Tensor) -> None:
+        """Bias (M, J) of worlds ``ids`` into qfrc_applied and the shifted force range."""
+        self._bias[ids] = bias
+        rows = self._qfrc_applied.index_select(0, ids)
+        rows.index_copy_(1, self._idx["joint_dof"], bias)
+        self._qfrc_applied.index_copy_(0, ids, rows)
+        force_range = self._model_views["actuator_forcerange"]
+        force_range[ids[:, None], self._idx["actuator"]] = self._force_range0 - bias[..., None]
 
     def set_params(
         self,

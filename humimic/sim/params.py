@@ -17,6 +17,10 @@ argument           shape               effect
 ``kd_scale``       (M,) or (M, J)      scales position-actuator damping
 =================  ==================  ==============================================
 
+:meth:`WorldParams.shift_force_range` moves each world's actuator force range by a joint
+torque bias (see ``set_joint_torque_bias`` of the backends), so that actuator force plus
+bias is clipped to the nominal effort limits.
+
 Derived constants that MuJoCo computes once at compile time from masses (``invweight0``
 used for constraint regularisation, ``actuator_acc0``) stay nominal, identically in both
 backends.
@@ -38,6 +42,7 @@ FIELDS = (
     "body_subtreemass",
     "actuator_gainprm",
     "actuator_biasprm",
+    "actuator_forcerange",
 )
 """Model fields that hold per-world values."""
 
@@ -92,6 +97,24 @@ class WorldParams:
             touched += ["actuator_gainprm", "actuator_biasprm"]
         self.changed = [f for f in FIELDS if f in touched or f in self.changed]
         return touched
+
+    def shift_force_range(self, world_ids: np.ndarray, bias: np.ndarray) -> None:
+        """Set the force range of each joint's actuator to ``nominal - bias``.
+
+        MuJoCo clips the actuator force ``f`` to ``[lo, hi]``; with a generalized force
+        ``b`` applied on the same joint, ``clip(f, lo - b, hi - b) + b`` equals
+        ``clip(f + b, lo, hi)``: the *total* joint torque respects the nominal limits
+        (exactly, for any ``b``). Actuators without force limits ignore the range.
+
+        Args:
+            world_ids: Shape (M,) int.
+            bias: Shape (M, J) N·m, robot spec joint order (checked by the caller).
+        """
+        act = self._layout.actuator
+        nominal = self.nominal["actuator_forcerange"][act]  # (J, 2)
+        self.values["actuator_forcerange"][world_ids[:, None], act] = nominal - bias[..., None]
+        if "actuator_forcerange" not in self.changed:
+            self.changed = [f for f in FIELDS if f in self.changed or f == "actuator_forcerange"]
 
     def _bm(self, m: int) -> list[tuple[int, ...]]:
         return [(m,), (m, len(self._layout.bodies))]
