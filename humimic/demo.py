@@ -23,6 +23,13 @@ from humimic.files import atomic_write
 from humimic.paths import MOTIONS_DIR
 
 DEFAULT_CLIP = MOTIONS_DIR / "cmu_02_01_walk.npz"
+LEARNING_TAGS = (
+    "/Progress/reward_per_step",
+    "Train/mean_episode_length",
+    "/Progress/body_pos_error_m",
+    "/Progress/joint_pos_error_rad",
+)
+"""Training-log series the demo reports (start vs end of the run)."""
 
 
 @dataclass
@@ -148,10 +155,10 @@ def train_stages(
     run_dir = train(cfg)
     result.artifacts.append(plot_training_curves(run_dir, out_dir / "training_curves.png"))
     learning = {}
-    for tag in ("Train/mean_reward", "Train/mean_episode_length", "/Sigma/ema_lower_body_pos"):
+    for tag in LEARNING_TAGS:
         first, last = first_and_last(run_dir, tag)
         learning[tag] = {"first": round(first, 5), "last": round(last, 5)}
-        print(f"      {tag}: {first:.4g} -> {last:.4g}")
+        print(f"      {tag}: {first:.4g} -> {last:.4g} (first vs last tenth of the run)")
     result.figures["training"] = learning
 
     print("[4/5] evaluate (PBHC metrics from phase 0)", flush=True)

@@ -83,7 +83,7 @@ class TrackingEnv:
         self.curriculum = Curriculum(task.curriculum)
         self.dr = DomainRandomizer(
             task.randomization, self.backend, len(self.layout.body_names), j, self.control_dt,
-            self.gen,
+            self.gen, effort_limits=self.layout.effort_limits,
         )  # fmt: skip
         self.recorder: Callable[[StepData], None] | None = None
         """Called every step after rewards, before resets (evaluation uses it)."""
@@ -152,6 +152,7 @@ class TrackingEnv:
         """Advance every env by one control step (``decimation`` physics steps).
 
         Step order: store actions → delay line (DR) → target = default + scale·action →
+        joint torque bias (DR: fresh RFI sample + episode RAO, if active) →
         ``decimation`` physics steps → count diverged worlds → advance clip time, refresh
         reference/contacts/forces → terminations (failures, clip-end time-outs, NaN worlds)
         → rewards (σ updated) → recorder hook → curricula, adaptive-sampling statistics and
@@ -166,6 +167,8 @@ class TrackingEnv:
         d.actions = actions.detach().clamp(-100.0, 100.0)
         applied = self.dr.delayed(d.actions)
         target = d.default_joint_pos + self.cfg.action_scale * applied
+        if self.dr.torque_noise_active:
+            self.backend.set_joint_torque_bias(self.dr.torque_bias())
         self.backend.step(target, self.decimation)
         nan = self.backend.nan_worlds()
         self.episode_length_buf += 1
@@ -174,6 +177,7 @@ class TrackingEnv:
         failed = (failed | nan) & ~time_out
         d.terminated, d.time_out = failed, time_out
         reward = self.rewards.compute(d, self.curriculum.penalty_scale)
+        progress = self._progress_scalars(reward)  # before resets overwrite robot states
         if self.recorder is not None:
             self.recorder(d)
         done = failed | time_out
@@ -184,6 +188,7 @@ class TrackingEnv:
         self.dr.maybe_push(self.episode_length_buf * self.control_dt)
         self.nan_resets += int(nan.sum())
         log.update(self._scalars(nan))
+        log.update(progress)
         self.obs = self._observe()
         d.prev_actions = d.actions
         return self.obs, reward, done, {"time_outs": time_out, "log": log}
@@ -283,6 +288,18 @@ class TrackingEnv:
         cache: dict[tuple[str, str], Tensor] = {}
         groups = {k: g.compute(self.d, self.gen, cache) for k, g in self.obs_groups.items()}
         return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
+
+    def _progress_scalars(self, reward: Tensor) -> dict[str, float]:
+        """This step's batch means that show learning directly, unlike the σ EMAs (which
+        relax from their initial values over ~40 iterations whatever the policy does):
+        reward per step, mean body position error (m) and mean joint error (rad)."""
+        d = self.d
+        body = torch.linalg.vector_norm(d.robot.body_pos_w - d.ref.body_pos_w, dim=-1).mean()
+        joint = (d.robot.joint_pos - d.ref.joint_pos).abs().mean()
+        values = torch.stack([reward.mean(), body, joint]).tolist()
+        keys = ("/Progress/reward_per_step", "/Progress/body_pos_error_m",
+                "/Progress/joint_pos_error_rad")  # fmt: skip
+        return dict(zip(keys, values, strict=True))
 
     def _scalars(self, nan: Tensor) -> dict[str, float]:
         out = {"/Sim/nan_worlds": float(nan.sum()), "/Sim/pushes_total": float(self.dr.pushes)}

@@ -10,10 +10,11 @@ from humimic.errors import HumimicError
 from humimic.files import atomic_write
 
 CURVES: tuple[tuple[str, str], ...] = (
-    ("Train/mean_reward", "mean episode reward"),
-    ("Train/mean_episode_length", "mean episode length (steps)"),
-    ("/Sigma/ema_lower_body_pos", "lower-body position error EMA (m²)"),
-    ("/Sigma/ema_upper_body_pos", "upper-body position error EMA (m²)"),
+    ("/Progress/reward_per_step", "reward per step"),
+    ("Train/mean_episode_length", "episode length (steps)"),
+    ("/Progress/body_pos_error_m", "body position error (m)"),
+    ("/Progress/joint_pos_error_rad", "joint position error (rad)"),
+    ("Train/mean_reward", "episode reward"),
 )
 """TensorBoard scalar tags plotted, with their axis labels."""
 
@@ -37,8 +38,17 @@ def read_scalars(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return series
 
 
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average (the first points average what exists so far)."""
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, values.size + 1)
+    start = np.maximum(idx - window, 0)
+    return (sums[idx] - sums[start]) / (idx - start)
+
+
 def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
-    """Write ``training_curves.png`` (reward, episode length, tracking error per iteration)."""
+    """Write ``training_curves.png``: reward, episode length and tracking errors per
+    iteration (faint: raw; bold: moving average over a tenth of the run)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,10 +56,13 @@ def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
 
     series = read_scalars(run_dir)
     shown = [(tag, label) for tag, label in CURVES if tag in series]
-    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 * len(shown)), sharex=True)
+    if not shown:
+        raise HumimicError(f"{run_dir}: the TensorBoard log has none of {[t for t, _ in CURVES]}")
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.0 * len(shown)), sharex=True)
     for ax, (tag, label) in zip(np.atleast_1d(axes), shown, strict=True):
         steps, values = series[tag]
-        ax.plot(steps, values, color="tab:blue")
+        ax.plot(steps, values, color="tab:blue", alpha=0.3, linewidth=0.8)
+        ax.plot(steps, smooth(values, max(values.size // 10, 1)), color="tab:blue")
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[-1].set_xlabel("PPO iteration")
@@ -61,7 +74,14 @@ def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
     return out
 
 
-def first_and_last(run_dir: Path, tag: str, window: int = 5) -> tuple[float, float]:
-    """Mean of a series over its first and last ``window`` points."""
+def first_and_last(run_dir: Path, tag: str, fraction: float = 0.1) -> tuple[float, float]:
+    """Mean of a series over its first and last ``fraction`` of iterations.
+
+    The first window starts after the first iterations' episodes have turned over once
+    (skipping ``fraction / 2`` of the run, at least one point): the episodes that end in
+    the very first iteration are only the short ones, a biased sample.
+    """
     _, values = read_scalars(run_dir)[tag]
-    return float(values[:window].mean()), float(values[-window:].mean())
+    window = max(int(values.size * fraction), 1)
+    skip = min(max(window // 2, 1), max(values.size - window, 0))
+    return float(values[skip : skip + window].mean()), float(values[-window:].mean())
