@@ -43,6 +43,8 @@ def test_each_subcommand_explains_itself(name: str, capsys: pytest.CaptureFixtur
         (["retarget", "{bvh}", "--robot", "g1_99dof"], "unknown robot variant"),
         (["retarget", "{bvh}", "solver.itrations=3"], "solver.itrations"),
         (["retarget", "{bvh}", "-o", "out.txt"], "ending in .npz"),
+        (["retarget", "{bvh}", "--start", "5", "--end", "4"], "normalize.end_s"),
+        (["retarget", "{bvh}", "--start", "50"], "fewer than two frames"),
         (["retarget", "{nan}"], "nan.bvh"),
         (["retarget", "{empty}"], "empty.bvh"),
         (["view", "--robot", "nope", "--video", "x.mp4"], "unknown robot variant"),

@@ -42,6 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--also-write", default="", metavar="FORMATS",
         help="comma list: beyondmimic (mjlab npz), unitree_csv (LAFAN1-style CSV) beside each clip",
     )  # fmt: skip
+    parser.add_argument("--start", type=float, metavar="S", help="use the source from S seconds on")
+    parser.add_argument("--end", type=float, metavar="S", help="use the source up to S seconds")
     parser.add_argument("--workers", type=int, help="worker processes for a folder (0 = cores)")
     parser.add_argument("--engine", choices=("local", "ray"), help="where a folder runs")
     parser.add_argument("--no-resume", action="store_true", help="redo clips already done")
@@ -57,6 +59,10 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     out = list(args.overrides)
     if args.robot:
         out.append(f"robot={args.robot}")
+    if args.start is not None:
+        out.append(f"normalize.start_s={args.start}")
+    if args.end is not None:
+        out.append(f"normalize.end_s={args.end}")
     if args.workers is not None:
         out.append(f"batch.workers={args.workers}")
     if args.engine:

@@ -31,12 +31,16 @@ class NormalizeCfg:
         exact_fps: Resample to exactly ``target_fps``, dropping the last partial frame period
             (under 1/target_fps s); when False the first and last frame times are kept and the
             rate is ``(n − 1) / duration``, within half a frame of ``target_fps``.
+        start_s: Keep the source from this time on (s from its first frame).
+        end_s: Keep the source up to this time (s); ``None`` keeps it to the end.
     """
 
     target_fps: float = 50.0
     ground_percentile: float = 5.0
     center_xy: bool = True
     exact_fps: bool = False
+    start_s: float = 0.0
+    end_s: float | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.target_fps) and self.target_fps > 0):
@@ -45,6 +49,43 @@ class NormalizeCfg:
             raise ConfigError(
                 f"NormalizeCfg.ground_percentile must be in [0, 50], got {self.ground_percentile}"
             )
+        if not (np.isfinite(self.start_s) and self.start_s >= 0):
+            raise ConfigError(f"normalize.start_s must be >= 0 s, got {self.start_s}")
+        if self.end_s is not None and not self.end_s > self.start_s:
+            raise ConfigError(
+                f"normalize.end_s ({self.end_s}) must be after normalize.start_s ({self.start_s})"
+            )
+
+
+def select_window(motion: HumanMotion, start_s: float, end_s: float | None) -> HumanMotion:
+    """The source frames whose times lie in ``[start_s, end_s]`` (s from the first frame).
+
+    Raises:
+        ConfigError: The window keeps fewer than two frames of the motion.
+    """
+    if start_s == 0.0 and end_s is None:
+        return motion
+    times = np.arange(motion.num_frames) / motion.fps
+    keep = times >= start_s - 1e-9
+    if end_s is not None:
+        keep &= times <= end_s + 1e-9
+    if int(keep.sum()) < 2:
+        raise ConfigError(
+            f"normalize.start_s/end_s: the window [{start_s}, {end_s}] s keeps fewer than two "
+            f"frames of {motion.source or 'the motion'} ({motion.duration_s:.3f} s long)"
+        )
+
+    def cut(a: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+        return None if a is None else a[keep]
+
+    return dataclasses.replace(
+        motion,
+        joint_pos_w=motion.joint_pos_w[keep],
+        joint_quat_w=cut(motion.joint_quat_w),
+        com_w=cut(motion.com_w),
+        ground_points_w=cut(motion.ground_points_w),
+        meta=dict(motion.meta),
+    )
 
 
 def resample(motion: HumanMotion, fps: float, *, exact_fps: bool = False) -> HumanMotion:
@@ -166,6 +207,8 @@ def normalize(motion: HumanMotion, cfg: NormalizeCfg) -> tuple[HumanMotion, dict
     Returns:
         The normalised motion and a report entry (offsets in metres, rates in Hz).
     """
+    frames_in = motion.num_frames
+    motion = select_window(motion, cfg.start_s, cfg.end_s)
     out, ground = place_on_ground(motion, cfg.ground_percentile)
     xy = np.zeros(2)
     if cfg.center_xy:
@@ -176,7 +219,8 @@ def normalize(motion: HumanMotion, cfg: NormalizeCfg) -> tuple[HumanMotion, dict
         "xy_offset_m": [round(float(v), 5) for v in xy],
         "source_fps": float(motion.fps),
         "fps": round(float(out.fps), 6),
-        "frames_in": motion.num_frames,
+        "frames_in": frames_in,
+        "window_s": [cfg.start_s, cfg.end_s],
         "frames_out": out.num_frames,
         "duration_s": round(out.duration_s, 6),
     }
