@@ -234,6 +234,9 @@ class AlgoCfg:
     num_learning_epochs: int = 5
     num_mini_batches: int = 4
     learning_rate: float = 1e-3
+    """Actor learning rate (the start value of the adaptive schedule)."""
+    critic_learning_rate: float = 1e-3
+    """The critic's own Adam, at a fixed rate (PBHC: separate optimisers, both 1e-3)."""
     schedule: str = "adaptive"
     desired_kl: float = 0.01
     gamma: float = 0.99
@@ -254,6 +257,9 @@ class AlgoCfg:
             raise ConfigError(f"algo.schedule must be adaptive or fixed, got '{self.schedule}'")
         if self.num_steps_per_env < 1 or self.num_mini_batches < 1:
             raise ConfigError("algo.num_steps_per_env and algo.num_mini_batches must be >= 1")
+        for key in ("learning_rate", "critic_learning_rate", "init_std"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"algo.{key} must be > 0, got {getattr(self, key)}")
 
 
 @dataclass

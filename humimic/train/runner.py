@@ -54,7 +54,8 @@ def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
             "obs_normalization": algo.obs_normalization,
         },
         "algorithm": {
-            "class_name": "PPO",
+            "class_name": "humimic.train.ppo:SplitRatePPO",
+            "critic_learning_rate": algo.critic_learning_rate,
             "num_learning_epochs": algo.num_learning_epochs,
             "num_mini_batches": algo.num_mini_batches,
             "learning_rate": algo.learning_rate,
@@ -318,4 +319,9 @@ def train(cfg: TrainCfg) -> Path:
         runner.env.close()
         if runner.is_distributed:
             torch.distributed.destroy_process_group()
+    if runner.is_main and runner.logger.writer is not None:
+        from humimic.train.curves import plot_training_curves
+
+        runner.logger.writer.flush()
+        plot_training_curves(run_dir)
     return run_dir
