@@ -177,7 +177,7 @@ class TrackingEnv:
         failed = (failed | nan) & ~time_out
         d.terminated, d.time_out = failed, time_out
         reward = self.rewards.compute(d, self.curriculum.penalty_scale)
-        progress = self._progress_scalars(reward)  # before resets overwrite robot states
+        progress = self._progress_scalars(reward, failed)  # before resets overwrite robot states
         if self.recorder is not None:
             self.recorder(d)
         done = failed | time_out
@@ -289,16 +289,23 @@ class TrackingEnv:
         groups = {k: g.compute(self.d, self.gen, cache) for k, g in self.obs_groups.items()}
         return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
 
-    def _progress_scalars(self, reward: Tensor) -> dict[str, float]:
+    def _progress_scalars(self, reward: Tensor, failed: Tensor) -> dict[str, float]:
         """This step's batch means that show learning directly, unlike the σ EMAs (which
-        relax from their initial values over ~40 iterations whatever the policy does):
-        reward per step, mean body position error (m) and mean joint error (rad)."""
+        relax from their initial values over ~40 iterations whatever the policy does).
+
+        ``mpbpe_m``: mean body distance after subtracting each side's root (PBHC's E_mpbpe
+        per step, m); ``joint_pos_error_rad``: mean absolute joint error; ``falls_per_s``:
+        failed episodes per robot and simulated second; ``reward_per_step``.
+        """
         d = self.d
-        body = torch.linalg.vector_norm(d.robot.body_pos_w - d.ref.body_pos_w, dim=-1).mean()
+        robot = d.robot.body_pos_w - d.robot.body_pos_w[:, :1]  # root first in body_names
+        ref = d.ref.body_pos_w - d.ref.body_pos_w[:, :1]
+        local = torch.linalg.vector_norm(robot - ref, dim=-1).mean()
         joint = (d.robot.joint_pos - d.ref.joint_pos).abs().mean()
-        values = torch.stack([reward.mean(), body, joint]).tolist()
-        keys = ("/Progress/reward_per_step", "/Progress/body_pos_error_m",
-                "/Progress/joint_pos_error_rad")  # fmt: skip
+        falls = failed.float().mean() / self.control_dt
+        values = torch.stack([reward.mean(), local, joint, falls]).tolist()
+        keys = ("/Progress/reward_per_step", "/Progress/mpbpe_m",
+                "/Progress/joint_pos_error_rad", "/Progress/falls_per_s")  # fmt: skip
         return dict(zip(keys, values, strict=True))
 
     def _scalars(self, nan: Tensor) -> dict[str, float]:

@@ -10,11 +10,12 @@ from humimic.errors import HumimicError
 from humimic.files import atomic_write
 
 CURVES: tuple[tuple[str, str], ...] = (
-    ("/Progress/reward_per_step", "reward per step"),
-    ("Train/mean_episode_length", "episode length (steps)"),
-    ("/Progress/body_pos_error_m", "body position error (m)"),
-    ("/Progress/joint_pos_error_rad", "joint position error (rad)"),
     ("Train/mean_reward", "episode reward"),
+    ("/Progress/falls_per_s", "falls per robot-second"),
+    ("/Progress/mpbpe_m", "body position error,\nroot-relative (m)"),
+    ("Train/mean_episode_length", "episode length (steps)"),
+    ("/Progress/reward_per_step", "reward per step"),
+    ("/Progress/joint_pos_error_rad", "joint error (rad)"),
 )
 """TensorBoard scalar tags plotted, with their axis labels."""
 

@@ -170,3 +170,25 @@ def test_multiple_clips_share_one_env(clip: RobotClip) -> None:
         assert torch.allclose(env.d.ref.joint_pos[k], expected[0])
     finally:
         env.close()
+
+
+def test_progress_scalars_match_hand_computed_errors(clip: RobotClip) -> None:
+    cfg = make_cfg()
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
+    try:
+        d = env.d
+        num_bodies = d.ref.body_pos_w.shape[1]
+        # The robot is the reference moved 0.5 m, with body 3 a further 0.2 m off and every
+        # joint 0.1 rad off: root-relative error = 0.2 m on one body of B.
+        d.robot.body_pos_w = d.ref.body_pos_w + torch.tensor([0.5, 0.0, 0.0])
+        d.robot.body_pos_w[:, 3, 2] += 0.2
+        d.robot.joint_pos = d.ref.joint_pos + 0.1
+        failed = torch.tensor([True, False, True, False])
+        reward = torch.tensor([1.0, 2.0, 3.0, 4.0])
+        out = env._progress_scalars(reward, failed)
+        assert out["/Progress/mpbpe_m"] == pytest.approx(0.2 / num_bodies, rel=1e-5)
+        assert out["/Progress/joint_pos_error_rad"] == pytest.approx(0.1, rel=1e-5)
+        assert out["/Progress/falls_per_s"] == pytest.approx(0.5 / 0.02)
+        assert out["/Progress/reward_per_step"] == pytest.approx(2.5)
+    finally:
+        env.close()
