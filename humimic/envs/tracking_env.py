@@ -293,18 +293,20 @@ class TrackingEnv:
         """This step's batch means that show learning directly, unlike the σ EMAs (which
         relax from their initial values over ~40 iterations whatever the policy does).
 
-        ``mpbpe_m``: mean body distance after subtracting each side's root (PBHC's E_mpbpe
-        per step, m); ``joint_pos_error_rad``: mean absolute joint error; ``falls_per_s``:
-        failed episodes per robot and simulated second; ``reward_per_step``.
+        ``body_pos_error_m``: mean world-frame body distance (what the position rewards
+        see, m); ``mpbpe_m``: the same after subtracting each side's root (PBHC's E_mpbpe per
+        step); ``joint_pos_error_rad``: mean absolute joint error; ``falls_per_s``: failed
+        episodes per robot and simulated second; ``reward_per_step``.
         """
         d = self.d
+        world = torch.linalg.vector_norm(d.robot.body_pos_w - d.ref.body_pos_w, dim=-1).mean()
         robot = d.robot.body_pos_w - d.robot.body_pos_w[:, :1]  # root first in body_names
         ref = d.ref.body_pos_w - d.ref.body_pos_w[:, :1]
         local = torch.linalg.vector_norm(robot - ref, dim=-1).mean()
         joint = (d.robot.joint_pos - d.ref.joint_pos).abs().mean()
         falls = failed.float().mean() / self.control_dt
-        values = torch.stack([reward.mean(), local, joint, falls]).tolist()
-        keys = ("/Progress/reward_per_step", "/Progress/mpbpe_m",
+        values = torch.stack([reward.mean(), world, local, joint, falls]).tolist()
+        keys = ("/Progress/reward_per_step", "/Progress/body_pos_error_m", "/Progress/mpbpe_m",
                 "/Progress/joint_pos_error_rad", "/Progress/falls_per_s")  # fmt: skip
         return dict(zip(keys, values, strict=True))
 

@@ -12,6 +12,7 @@ from humimic.files import atomic_write
 CURVES: tuple[tuple[str, str], ...] = (
     ("Train/mean_reward", "episode reward"),
     ("/Progress/falls_per_s", "falls per robot-second"),
+    ("/Progress/body_pos_error_m", "body position\nerror (m)"),
     ("/Progress/mpbpe_m", "body position error,\nroot-relative (m)"),
     ("Train/mean_episode_length", "episode length (steps)"),
     ("/Progress/reward_per_step", "reward per step"),
@@ -62,6 +63,8 @@ def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
     fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.0 * len(shown)), sharex=True)
     for ax, (tag, label) in zip(np.atleast_1d(axes), shown, strict=True):
         steps, values = series[tag]
+        if values.size > 2:  # iteration 0 has seen only the shortest episodes: not shown
+            steps, values = steps[1:], values[1:]
         ax.plot(steps, values, color="tab:blue", alpha=0.3, linewidth=0.8)
         ax.plot(steps, smooth(values, max(values.size // 10, 1)), color="tab:blue")
         ax.set_ylabel(label, fontsize=8)

@@ -187,6 +187,8 @@ def test_progress_scalars_match_hand_computed_errors(clip: RobotClip) -> None:
         reward = torch.tensor([1.0, 2.0, 3.0, 4.0])
         out = env._progress_scalars(reward, failed)
         assert out["/Progress/mpbpe_m"] == pytest.approx(0.2 / num_bodies, rel=1e-5)
+        world = ((num_bodies - 1) * 0.5 + (0.5**2 + 0.2**2) ** 0.5) / num_bodies
+        assert out["/Progress/body_pos_error_m"] == pytest.approx(world, rel=1e-5)
         assert out["/Progress/joint_pos_error_rad"] == pytest.approx(0.1, rel=1e-5)
         assert out["/Progress/falls_per_s"] == pytest.approx(0.5 / 0.02)
         assert out["/Progress/reward_per_step"] == pytest.approx(2.5)
