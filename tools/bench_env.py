@@ -5,7 +5,7 @@ actions) at N=64 and N=256, the bare physics rate of the same backend stepped th
 (time inside ``backend.step``: ``decimation`` physics steps per policy step on the very
 worlds the env runs), their ratio and the peak RSS. Ends with one JSON line.
 
-    python tools/bench_env.py [--motion CLIP.npz] [--steps 100]
+    python tools/bench_env.py [--motion CLIP.npz (default: the shipped walk)] [--steps 100]
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,18 +21,12 @@ import torch
 
 from humimic.config.store import compose
 from humimic.envs.tracking_env import TrackingEnv
-from humimic.paths import shared_motions_dir
+from humimic.paths import MOTIONS_DIR
 
 
 def _clip(path: Path | None) -> Path:
-    if path is not None:
-        return path
-    out = Path(tempfile.gettempdir()) / "humimic_bench_walk.npz"
-    if not out.exists():
-        bvh = shared_motions_dir() / "cmu" / "bvh" / "02_01.bvh"
-        cmd = ["humimic", "retarget", str(bvh), "-o", str(out), "--no-plots"]
-        subprocess.run(cmd, check=True, capture_output=True)
-    return out
+    """The clip to track: ``--motion`` or the shipped CMU walk."""
+    return path if path is not None else MOTIONS_DIR / "cmu_02_01_walk.npz"
 
 
 def bench(clip: Path, num_envs: int, steps: int, rounds: int = 3) -> tuple[float, float]:
