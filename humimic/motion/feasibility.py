@@ -493,7 +493,9 @@ def _lowest_z(model: mujoco.MjModel, geoms: NDArray[np.int64], pos: F64, mat: F6
     box = np.sum(np.abs(row) * size, axis=-1)
     sphere = np.broadcast_to(size[:, 0], box.shape)
     capsule = np.abs(row[..., 2]) * size[:, 1] + size[:, 0]
-    cylinder = np.abs(row[..., 2]) * size[:, 1] + size[:, 0] * np.sqrt(1 - row[..., 2] ** 2)
+    # clip: a unit rotation row can exceed 1 in z by rounding, and sqrt would give NaN.
+    tilt = np.sqrt(np.clip(1.0 - row[..., 2] ** 2, 0.0, None))
+    cylinder = np.abs(row[..., 2]) * size[:, 1] + size[:, 0] * tilt
     ellipsoid = np.sqrt(np.sum((row * size) ** 2, axis=-1))
     gt = mujoco.mjtGeom
     extent = np.select(

@@ -232,3 +232,20 @@ def test_support_solved_in_chunks_matches_one_pass(robot, ground_height):
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(a, b, atol=1e-9)
     assert whole[1].shape == (T, len(spec.joint_names))
+
+
+def test_lowest_point_of_an_upright_cylinder_survives_rounding() -> None:
+    """A rotation row whose z reads 1 + 2e-16 must not turn the cylinder extent into NaN."""
+    import mujoco
+
+    from humimic.motion.feasibility import _lowest_z
+
+    model = mujoco.MjModel.from_xml_string(
+        "<mujoco><worldbody><body><geom type='cylinder' size='0.05 0.2'/></body>"
+        "</worldbody></mujoco>"
+    )
+    mat = np.eye(3)[None, None].copy()  # (T=1, G=1, 3, 3)
+    mat[0, 0, 2, 2] = 1.0 + 2e-16
+    pos = np.array([[[0.0, 0.0, 1.0]]])
+    low = _lowest_z(model, np.array([0]), pos, mat)
+    np.testing.assert_allclose(low, [[1.0 - 0.2]], atol=1e-12)
