@@ -114,45 +114,62 @@ def closest_points(p1: F64, q1: F64, p2: F64, q2: F64) -> tuple[F64, F64]:
     return p1 + s[..., None] * d1, p2 + t[..., None] * d2
 
 
-def add_collision_terms(
-    bj: BodyJacobians,
-    pose: Pose,
-    caps: Capsules,
-    weight: float,
-    margin: float,
-    diag: F64,
-    grad: F64,
-) -> float:
-    """Add the one-sided capsule-distance residuals of every frame; returns their cost."""
-    if weight == 0 or len(caps.pairs) == 0:
-        return 0.0
+def near_pairs(bj: BodyJacobians, pose: Pose, caps: Capsules, margin: float) -> tuple:
+    """Capsule pairs closer than their radii plus ``margin``, per frame.
+
+    Returns:
+        ``frame (M,)``, ``pair (M,)`` (index into ``caps.pairs``), closest points ``ca, cb
+        (M, 3)``, ``gap = ca - cb (M, 3)`` and its length ``dist (M,)``.
+    """
     start = bj.points_w(pose, caps.body, caps.start_b)  # (T, G, 3)
     end = bj.points_w(pose, caps.body, caps.end_b)
     a, b = caps.pairs[:, 0], caps.pairs[:, 1]
     reach = caps.radius[a] + caps.radius[b] + margin  # (K,)
     # Cheap bound first: centres farther apart than both half-lengths plus reach never touch.
-    centre = 0.5 * (start + end)
+    # Only a filter, so float32 (centres near the root, 0.1 mm slack) is enough; squared
+    # distances per coordinate plane keep the (T, K) arrays contiguous.
+    centre = 0.5 * (start + end) - pose.root_pos_w[:, None, :]
+    centre = centre.transpose(2, 0, 1).astype(np.float32)  # (3, T, G)
     half = 0.5 * np.linalg.norm(caps.end_b - caps.start_b, axis=-1)
-    bound = reach + half[a] + half[b]
-    frame, pair = np.nonzero(np.linalg.norm(centre[:, a] - centre[:, b], axis=-1) < bound)
+    bound = (reach + half[a] + half[b] + 1e-4).astype(np.float32)
+    dist2 = np.square(centre[0][:, a] - centre[0][:, b])
+    dist2 += np.square(centre[1][:, a] - centre[1][:, b])
+    dist2 += np.square(centre[2][:, a] - centre[2][:, b])
+    frame, pair = np.nonzero(dist2 < bound**2)
     ca, cb = closest_points(
         start[frame, a[pair]], end[frame, a[pair]], start[frame, b[pair]], end[frame, b[pair]]
     )
     gap = ca - cb
     dist = np.linalg.norm(gap, axis=-1)
     near = dist < reach[pair]
-    frame, pair, ca, cb, gap, dist = (
-        frame[near],
-        pair[near],
-        ca[near],
-        cb[near],
-        gap[near],
-        dist[near],
-    )
+    return frame[near], pair[near], ca[near], cb[near], gap[near], dist[near]
+
+
+def add_collision_terms(
+    bj: BodyJacobians,
+    pose: Pose,
+    caps: Capsules,
+    weight: float,
+    margin: float,
+    diag: F64 | None,
+    grad: F64 | None,
+) -> float:
+    """Add the one-sided capsule-distance residuals of every frame; returns their cost.
+
+    With ``diag`` and ``grad`` None only the cost is computed (no Jacobians).
+    """
+    if weight == 0 or len(caps.pairs) == 0:
+        return 0.0
+    key = ("near_pairs", id(caps), margin)
+    frame, pair, ca, cb, gap, dist = pose.memo(key, lambda: near_pairs(bj, pose, caps, margin))
     if frame.size == 0:
         return 0.0
+    a, b = caps.pairs[:, 0], caps.pairs[:, 1]
+    reach = caps.radius[a] + caps.radius[b] + margin  # (K,)
     normal = gap / np.maximum(dist, 1e-9)[:, None]
     res = weight * (reach[pair] - dist)
+    if diag is None:
+        return float(np.sum(res**2))
     jac_a = jacobian_at(bj, pose, frame, caps.body[a[pair]], ca)
     jac_b = jacobian_at(bj, pose, frame, caps.body[b[pair]], cb)
     row = -weight * np.einsum("mi,miv->mv", normal, jac_a - jac_b)  # (M, V)
@@ -165,14 +182,15 @@ def add_ground_terms(
     pose: Pose,
     caps: Capsules,
     weight: float,
-    diag: F64,
-    grad: F64,
+    diag: F64 | None,
+    grad: F64 | None,
     skip_bodies: NDArray[np.int64] | None = None,
 ) -> float:
     """Keep collision capsules above the floor: one-sided ``w (z_low − r)`` residuals.
 
     Feet have their own contact terms (pass their bodies as ``skip_bodies``); this stops
     hands, knees or the head from sinking into the ground in cartwheels, crawls or kneeling.
+    With ``diag`` and ``grad`` None only the cost is computed.
     """
     if skip_bodies is not None:
         keep = ~np.isin(caps.body, skip_bodies)
@@ -190,6 +208,8 @@ def add_ground_terms(
     if frame.size == 0:
         return 0.0
     res = weight * depth[frame, geom]
+    if diag is None:
+        return float(np.sum(res**2))
     jac = jacobian_at(bj, pose, frame, caps.body[geom], low[frame, geom])
     row = weight * jac[:, 2, :]
     add_rows(diag, grad, frame, row, res)

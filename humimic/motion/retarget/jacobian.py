@@ -10,7 +10,9 @@ of the root orientation. For a point ``p`` on a body moved by hinge ``j`` (world
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import mujoco
 import numpy as np
@@ -21,6 +23,7 @@ from humimic.geometry import quat_np
 from humimic.robot.kinematics import RobotKinematics
 
 F64 = NDArray[np.float64]
+T_co = TypeVar("T_co")
 State = tuple[F64, F64, F64]
 """Root positions ``(T, 3)``, root orientations ``(T, 4)`` wxyz, joint angles ``(T, J)``."""
 
@@ -35,6 +38,8 @@ class Pose:
         axis_w: ``(T, J, 3)`` joint axes in world.
         anchor_w: ``(T, J, 3)`` joint anchors in world, m.
         root_pos_w: ``(T, 3)`` root positions, m.
+        cache: Results derived from this pose (point positions, near capsule pairs), kept
+            read-only so that scoring a state and then linearising it computes them once.
     """
 
     body_pos_w: F64
@@ -42,6 +47,17 @@ class Pose:
     axis_w: F64
     anchor_w: F64
     root_pos_w: F64
+    cache: dict[tuple, object] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: tuple, compute: Callable[[], T_co]) -> T_co:
+        """``compute()`` once per pose and ``key``; arrays in the result are made read-only."""
+        if key not in self.cache:
+            value = compute()
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, np.ndarray):
+                    item.flags.writeable = False
+            self.cache[key] = value
+        return self.cache[key]  # type: ignore[return-value]
 
 
 class BodyJacobians:
@@ -61,6 +77,7 @@ class BodyJacobians:
                 ancestor = model.body_parentid[ancestor]
         self.moves = moves  # (B, J): joint j moves body b
         self.dim = 6 + len(ids)
+        self._groups: dict[bytes, list[PointGroup]] = {}
 
     def pose(self, state: State) -> Pose:
         """Run forward kinematics for every frame of ``state``."""
@@ -77,9 +94,17 @@ class BodyJacobians:
         return Pose(body_pos_w, body_rot_w, axis_w, anchor_w, state[0])
 
     def points_w(self, pose: Pose, body: NDArray[np.int64], offset_b: F64) -> F64:
-        """World positions ``(T, P, 3)`` of points at ``offset_b (P, 3)`` on bodies ``(P,)``."""
-        return pose.body_pos_w[:, body] + np.einsum(
-            "tpab,pb->tpa", pose.body_rot_w[:, body], offset_b
+        """World positions ``(T, P, 3)`` of points at ``offset_b (P, 3)`` on bodies ``(P,)``.
+
+        Computed once per pose and point set; the result is read-only.
+        """
+        body, offset_b = np.asarray(body, np.int64), np.asarray(offset_b, np.float64)
+        return pose.memo(
+            ("points_w", body.tobytes(), offset_b.tobytes()),
+            lambda: (
+                pose.body_pos_w[:, body]
+                + np.einsum("tpab,pb->tpa", pose.body_rot_w[:, body], offset_b)
+            ),
         )
 
     def jacobian(self, pose: Pose, body: NDArray[np.int64], points_w: F64) -> F64:
@@ -91,6 +116,87 @@ class BodyJacobians:
         cols = cross(pose.axis_w[:, None, :, :], arm) * self.moves[body][None, :, :, None]
         jac[..., 6:] = np.moveaxis(cols, 2, 3)
         return jac
+
+    def groups(self, body: NDArray[np.int64]) -> list[PointGroup]:
+        """Points on bodies ``(P,)`` grouped by kinematic branch (cached per ``body``).
+
+        Each group's columns are the root's six plus the range of joints that move any of
+        its points, so a branch's Jacobian and normal-equation blocks are a fraction of the
+        full ``V`` and map onto slices of it.
+        """
+        key = np.asarray(body, np.int64).tobytes()
+        if key not in self._groups:
+            sets = self.moves[body]  # (P, J)
+            masks: list[NDArray[np.bool_]] = []
+            members: list[list[int]] = []
+            for p in np.argsort(-sets.sum(axis=1), kind="stable"):
+                home = next((g for g, m in enumerate(masks) if not np.any(sets[p] & ~m)), None)
+                if home is None:
+                    masks.append(sets[p].copy())
+                    members.append([])
+                    home = len(masks) - 1
+                members[home].append(int(p))
+            self._groups[key] = [
+                _group(sets, mask, m) for mask, m in zip(masks, members, strict=True)
+            ]
+        return self._groups[key]
+
+    def group_jacobian(self, pose: Pose, group: PointGroup, points_w: F64) -> F64:
+        """Jacobians ``(T, p, 3, 6 + n)`` of a group's world points ``(T, p, 3)``.
+
+        Columns: root translation, root rotation, then the group's ``n`` joints (state
+        columns :attr:`PointGroup.span`); the twin of :meth:`jacobian` without the columns
+        that are zero for every point of the group.
+        """
+        num_frames, count = points_w.shape[:2]
+        jac = np.empty((num_frames, count, 3, 6 + len(group.joints)))
+        jac[..., :3] = np.eye(3)
+        rel = points_w - pose.root_pos_w[:, None, :]  # ∂p/∂δ = −[p − r]× = [r − p]×
+        x, y, z = rel[..., 0], rel[..., 1], rel[..., 2]
+        jac[..., 0, 3], jac[..., 0, 4], jac[..., 0, 5] = 0.0, z, -y
+        jac[..., 1, 3], jac[..., 1, 4], jac[..., 1, 5] = -z, 0.0, x
+        jac[..., 2, 3], jac[..., 2, 4], jac[..., 2, 5] = y, -x, 0.0
+        # ∂p/∂q_j = a_j × (p − c_j), zero where joint j does not move the point's body.
+        axis = pose.axis_w[:, None, group.joints, :]  # (T, 1, n, 3)
+        arm = points_w[:, :, None, :] - pose.anchor_w[:, None, group.joints, :]  # (T, p, n, 3)
+        mask = group.moves[None]
+        a0, a1, a2 = axis[..., 0], axis[..., 1], axis[..., 2]
+        b0, b1, b2 = arm[..., 0], arm[..., 1], arm[..., 2]
+        np.multiply(a1 * b2 - a2 * b1, mask, out=jac[..., 0, 6:])
+        np.multiply(a2 * b0 - a0 * b2, mask, out=jac[..., 1, 6:])
+        np.multiply(a0 * b1 - a1 * b0, mask, out=jac[..., 2, 6:])
+        return jac
+
+
+@dataclass
+class PointGroup:
+    """Points of one kinematic branch and the state columns that move them.
+
+    Attributes:
+        points: ``(p,)`` indices into the point set.
+        joints: ``(n,)`` a contiguous range of joints (solver order) holding every joint
+            that moves one of the points.
+        moves: ``(p, n)`` whether each joint moves each point.
+    """
+
+    points: NDArray[np.int64]
+    joints: NDArray[np.int64]
+    moves: NDArray[np.bool_]
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """State columns ``[start, stop)`` of the joints (the root's are ``[0, 6)``)."""
+        if self.joints.size == 0:
+            return 6, 6
+        return 6 + int(self.joints[0]), 7 + int(self.joints[-1])
+
+
+def _group(sets: NDArray[np.bool_], mask: NDArray[np.bool_], members: list[int]) -> PointGroup:
+    """A :class:`PointGroup` of ``members`` whose joints are ``mask`` (filled to a range)."""
+    points = np.sort(np.array(members))
+    used = np.flatnonzero(mask)
+    joints = np.arange(used[0], used[-1] + 1) if used.size else np.zeros(0, np.int64)
+    return PointGroup(points, joints, sets[points][:, joints])
 
 
 def cross(a: F64, b: F64) -> F64:

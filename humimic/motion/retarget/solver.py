@@ -20,25 +20,36 @@ clamped into the limits. Dimension names: ``T`` frames, ``P`` points, ``J`` join
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
-import scipy.linalg
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from humimic.errors import ConfigError
 from humimic.geometry import quat_np
+from humimic.motion.retarget.banded import (
+    System,
+    add_block,
+    add_gradient,
+    add_rows,
+    band_matrix,
+    gram,
+    solve_band,
+    solve_banded,
+    zero_system,
+)
+from humimic.motion.retarget.coarse import subsample, take, upsample
 from humimic.motion.retarget.collision import (
     add_collision_terms,
     add_ground_terms,
     model_capsules,
 )
-from humimic.motion.retarget.jacobian import BodyJacobians, State
+from humimic.motion.retarget.jacobian import BodyJacobians, Pose, State
 
 F64 = NDArray[np.float64]
+_solve_banded = solve_banded  # former name, kept for callers
 FPS_REF = 50.0
 """Frame rate at which temporal weights are specified; other rates are rescaled."""
 
@@ -174,7 +185,7 @@ class SequenceSolver:
 
     def point_positions(self, state: State, points: PointSet) -> F64:
         """World positions ``(T, P, 3)`` of a point set at ``state``."""
-        return self.bodies.points_w(self.bodies.pose(state), points.body, points.offset_b)
+        return self.bodies.points_w(self.bodies.pose(state), points.body, points.offset_b).copy()
 
     # ------------------------------------------------------------------- solving
     def solve(self, problem: SolveProblem, joint_pos_init: F64 | None = None) -> SolveResult:
@@ -191,21 +202,29 @@ class SequenceSolver:
             stride = self.cfg.coarse_stride
             if stride > 1 and num_frames >= 4 * stride:
                 # Coarse to fine: most of the work happens on every stride-th frame.
-                coarse = self._iterate(_subsample(problem, stride), _take(state, stride), 1e-3)
-                state = _upsample(coarse, num_frames, stride)
+                coarse = self._iterate(subsample(problem, stride), take(state, stride), 1e-3)
+                state = upsample(coarse, num_frames, stride)
             return self._iterate(problem, state, 1e-3)
 
     def _iterate(self, problem: SolveProblem, state: State, damping: float) -> SolveResult:
-        """Levenberg-Marquardt loop over whole-clip Gauss-Newton steps."""
+        """Levenberg-Marquardt loop over whole-clip Gauss-Newton steps.
+
+        A candidate step is scored by its cost alone; Jacobians and normal equations are
+        built only for accepted states that another step will start from.
+        """
         num_frames = problem.targets_w.shape[0]
-        cost, system = self._linearise(problem, state)
+        pose = self.bodies.pose(state)
+        cost, linear = self._normal_equations(problem, state, pose)
         history = [cost]
         for _ in range(self.cfg.iterations):
-            step = _solve_banded(*system, damping=damping)
+            if linear is None:  # the state moved: linearise there
+                linear = self._normal_equations(problem, state, pose)[1]
+            step = solve_band(linear[1], linear[0], damping)
             candidate = self._apply(state, step.reshape(num_frames, -1))
-            new_cost, new_system = self._linearise(problem, candidate)
+            candidate_pose = self.bodies.pose(candidate)
+            new_cost = self._evaluate(problem, candidate, candidate_pose, None)
             if new_cost < cost:
-                state, cost, system = candidate, new_cost, new_system
+                state, pose, cost, linear = candidate, candidate_pose, new_cost, None
                 damping = max(damping / 3.0, 1e-6)
                 history.append(cost)
                 if history[-2] - cost < self.cfg.tolerance * history[-2]:
@@ -221,53 +240,46 @@ class SequenceSolver:
         joint_pos = np.clip(state[2] + step[:, 6:], self.lower, self.upper)
         return root_pos, root_quat, joint_pos
 
-    def _linearise(
-        self, problem: SolveProblem, state: State
-    ) -> tuple[float, tuple[F64, F64, F64, F64]]:
+    def _normal_equations(
+        self, problem: SolveProblem, state: State, pose: Pose
+    ) -> tuple[float, tuple[F64, F64]]:
+        """Cost, gradient ``(T, V)`` and band storage of ``H`` (for :func:`solve_band`)."""
+        system = zero_system(state[0].shape[0], 6 + self.num_joints)
+        cost = self._evaluate(problem, state, pose, system)
+        return cost, (system[3], band_matrix(system))
+
+    def _linearise(self, problem: SolveProblem, state: State) -> tuple[float, System]:
         """Cost and the banded normal equations ``(H_diag, H_off1, h_off2, g)`` at ``state``.
 
         ``H_diag (T, V, V)`` and ``H_off1 (T-1, V, V)`` are full blocks; frames two apart are
         coupled only by smoothness, which is diagonal, so ``h_off2 (T-2, V)`` holds diagonals.
         """
+        system = zero_system(state[0].shape[0], 6 + self.num_joints)
+        cost = self._evaluate(problem, state, self.bodies.pose(state), system)
+        return cost, system
+
+    def _evaluate(
+        self, problem: SolveProblem, state: State, pose: Pose, system: System | None
+    ) -> float:
+        """Cost at ``state``; with ``system``, also add every term's normal equations to it."""
         cfg = self.cfg
-        num_frames, dim = state[0].shape[0], 6 + self.num_joints
         bodies = self.bodies
-        pose = bodies.pose(state)
-        key_pos = bodies.points_w(pose, problem.key_points.body, problem.key_points.offset_b)
-        key_jac = bodies.jacobian(pose, problem.key_points.body, key_pos)
-        diag = np.zeros((num_frames, dim, dim))
-        off1 = np.zeros((max(num_frames - 1, 0), dim, dim))
-        off2 = np.zeros((max(num_frames - 2, 0), dim))
-        grad = np.zeros((num_frames, dim))
+        diag, _, _, grad = system if system is not None else (None,) * 4
         cost = 0.0
 
-        # Key points (per frame).
-        valid = np.isfinite(problem.targets_w[..., 0])
-        sqrt_w = np.sqrt(problem.weights)[None, :] * valid
-        res = np.where(valid[..., None], key_pos - np.nan_to_num(problem.targets_w), 0.0)
-        cost += _accumulate(diag, grad, res * sqrt_w[..., None], key_jac * sqrt_w[..., None, None])
+        cost += self._key_points(problem, pose, system)
 
         # Posture (per frame, joint columns only).
         w_post = cfg.posture_weight
         res_post = w_post * (state[2] - self.default_pos)
-        diag[:, 6:, 6:] += w_post**2 * np.eye(self.num_joints)
-        grad[:, 6:] += w_post * res_post
         cost += float(np.sum(res_post**2))
+        if system is not None:
+            dim = diag.shape[-1]
+            diag.reshape(len(diag), -1)[:, 6 * (dim + 1) :: dim + 1] += w_post**2
+            grad[:, 6:] += w_post * res_post
 
-        # Ground and pinning: a contact foot touches z = 0 with its lowest sole points (a
-        # rolling foot pivots on heel or toe) and those points do not slide; nothing sinks.
         for column, side in enumerate(("left", "right")):
-            sole = problem.soles[side]
-            pos = bodies.points_w(pose, sole.body, sole.offset_b)
-            jac = bodies.jacobian(pose, sole.body, pos)
-            in_contact = problem.contact[:, column]
-            grounded = pos[..., 2] <= pos[..., 2].min(axis=1, keepdims=True) + cfg.sole_band_m
-            weight = np.where(pos[..., 2] < 0.0, cfg.penetration_weight, cfg.ground_weight)
-            weight *= (in_contact[:, None] & grounded) | (pos[..., 2] < 0.0)
-            res_z = weight * pos[..., 2]
-            jac_z = weight[..., None] * jac[..., 2, :]
-            cost += _accumulate(diag, grad, res_z[..., None], jac_z[..., None, :])
-            cost += self._pin(pos, jac, in_contact[:, None] & grounded, diag, off1, grad)
+            cost += self._foot(pose, problem.soles[side], problem.contact[:, column], system)
         cost += add_collision_terms(
             bodies, pose, self.capsules, cfg.collision_weight, cfg.collision_margin_m, diag, grad
         )
@@ -276,39 +288,89 @@ class SequenceSolver:
             bodies, pose, self.capsules, cfg.penetration_weight, diag, grad, skip_bodies=feet
         )
 
-        cost += self._smoothness(state, problem.fps, diag, off1, off2, grad)
-        cost += self._joint_speed(state[2], problem.fps, diag, off1, grad)
-        return cost, (diag, off1, off2, grad)
+        cost += self._smoothness(state, problem.fps, system)
+        cost += self._joint_speed(state[2], problem.fps, system)
+        return cost
 
-    def _pin(
-        self, pos: F64, jac: F64, in_contact: NDArray[np.bool_], diag: F64, off1: F64, grad: F64
-    ) -> float:
-        """Grounded sole points ``(T, P)`` keep their x-y between consecutive frames."""
-        both = in_contact[1:] & in_contact[:-1]
-        if not np.any(both):
-            return 0.0
-        w = self.cfg.contact_pin_weight * both[:, :, None]  # (T-1, P, 1)
-        res = w * (pos[1:, :, :2] - pos[:-1, :, :2])  # (T-1, P, 2)
-        jac_prev = (w[..., None] * jac[:-1, :, :2, :]).reshape(len(both), -1, jac.shape[-1])
-        jac_next = (w[..., None] * jac[1:, :, :2, :]).reshape(len(both), -1, jac.shape[-1])
-        res = res.reshape(len(both), -1)
-        # r = A x_{t} ... with dr/dx_{t+1} = jac_next, dr/dx_t = -jac_prev.
-        diag[1:] += _gram(jac_next, jac_next)
-        diag[:-1] += _gram(jac_prev, jac_prev)
-        off1 -= _gram(jac_prev, jac_next)
-        grad[1:] += np.matmul(res[:, None, :], jac_next)[:, 0]
-        grad[:-1] -= np.matmul(res[:, None, :], jac_prev)[:, 0]
+    def _key_points(self, problem: SolveProblem, pose: Pose, system: System | None) -> float:
+        """Weighted key-point errors; normal equations per kinematic branch."""
+        points = problem.key_points
+        key_pos = self.bodies.points_w(pose, points.body, points.offset_b)
+        valid = np.isfinite(problem.targets_w[..., 0])
+        sqrt_w = np.sqrt(problem.weights)[None, :] * valid  # (T, P)
+        res = np.where(valid[..., None], key_pos - np.nan_to_num(problem.targets_w), 0.0)
+        res *= sqrt_w[..., None]
+        if system is not None:
+            num_frames = len(res)
+            for group in self.bodies.groups(points.body):
+                jac = self.bodies.group_jacobian(pose, group, key_pos[:, group.points])
+                jac *= sqrt_w[:, group.points, None, None]
+                flat = jac.reshape(num_frames, -1, jac.shape[-1])
+                add_rows(system, group.span, res[:, group.points].reshape(num_frames, -1), flat)
         return float(np.sum(res**2))
 
-    def _smoothness(
-        self,
-        state: State,
-        fps: float,
-        diag: F64,
-        off1: F64,
-        off2: F64,
-        grad: F64,
+    def _foot(
+        self, pose: Pose, sole: PointSet, in_contact: NDArray[np.bool_], system: System | None
     ) -> float:
+        """Ground contact and pinning of one foot's sole points.
+
+        A contact foot touches ``z = 0`` with its lowest sole points (a rolling foot pivots
+        on heel or toe) and those points keep their x-y between frames (no skating);
+        nothing sinks below the ground.
+        """
+        cfg = self.cfg
+        pos = self.bodies.points_w(pose, sole.body, sole.offset_b)  # (T, P, 3)
+        height = pos[..., 2]
+        below = height < 0.0
+        pinned = in_contact[:, None] & (
+            height <= height.min(axis=1, keepdims=True) + cfg.sole_band_m
+        )
+        weight_z = np.where(below, cfg.penetration_weight, cfg.ground_weight) * (pinned | below)
+        res_z = weight_z * height
+        w_pin = cfg.contact_pin_weight * (pinned[1:] & pinned[:-1])  # (T-1, P)
+        res_xy = w_pin[..., None] * (pos[1:, :, :2] - pos[:-1, :, :2])  # (T-1, P, 2)
+        cost = float(np.sum(res_z**2)) + float(np.sum(res_xy**2))
+        if system is not None:
+            self._foot_system(pose, sole, pos, weight_z, res_z, w_pin, res_xy, system)
+        return cost
+
+    def _foot_system(
+        self, pose: Pose, sole: PointSet, pos: F64, weight_z: F64, res_z: F64,
+        w_pin: F64, res_xy: F64, system: System,
+    ) -> None:  # fmt: skip
+        """Normal equations of :meth:`_foot`: per-frame rows, and pin pairs across frames.
+
+        A pin residual ``w (p_{t+1} - p_t)`` adds ``w² JᵀJ`` to both frames' blocks and
+        ``-w² J_tᵀ J_{t+1}`` to the block between them; per frame, the ground row and both
+        pins fold into one scaled Gram product.
+        """
+        num_frames = len(pos)
+        pin2 = np.zeros(weight_z.shape)
+        pin2[1:] += w_pin**2
+        pin2[:-1] += w_pin**2
+        scale = np.sqrt(pin2)[..., None].repeat(3, axis=-1)
+        scale[..., 2] = weight_z
+        eff = np.zeros(pos.shape)  # per-frame residual whose product with J is the gradient
+        eff[1:, :, :2] += w_pin[..., None] * res_xy
+        eff[:-1, :, :2] -= w_pin[..., None] * res_xy
+        eff[..., 2] = weight_z * res_z
+        for group in self.bodies.groups(sole.body):
+            pts, span = group.points, group.span
+            jac = self.bodies.group_jacobian(pose, group, pos[:, pts])  # (T, p, 3, C)
+            width = jac.shape[-1]
+            scaled = (jac * scale[:, pts, :, None]).reshape(num_frames, -1, width)
+            add_block(system[0], span, gram(scaled, scaled))
+            flat = jac.reshape(num_frames, -1, width)
+            add_gradient(system[3], span, eff[:, pts].reshape(num_frames, -1), flat)
+            frames = np.flatnonzero(np.any(w_pin[:, pts] > 0, axis=1))
+            if frames.size == 0:
+                continue
+            w = w_pin[frames][:, pts, None, None]
+            prev = (w * jac[frames, :, :2]).reshape(len(frames), -1, width)
+            nxt = (w * jac[frames + 1, :, :2]).reshape(len(frames), -1, width)
+            add_block(system[1], span, -gram(prev, nxt), frames)
+
+    def _smoothness(self, state: State, fps: float, system: System | None) -> float:
         """Second differences of root position, root rotation and joints."""
         num_frames = state[0].shape[0]
         if num_frames < 3 or self.cfg.smooth_weight == 0:
@@ -329,6 +391,9 @@ class SequenceSolver:
             )
             * w
         )  # (T-2, V)
+        if system is None:
+            return float(np.sum(res**2))
+        diag, off1, off2, grad = system
         w2 = w * w
         # r_t = x_t - 2 x_{t+1} + x_{t+2}: J^T J blocks with coefficients c_a c_b.
         coeffs = (1.0, -2.0, 1.0)
@@ -348,7 +413,7 @@ class SequenceSolver:
                     target.reshape(len(target), -1)[idx[0] : idx[-1] + 1, :: dim + 1] += block
         return float(np.sum(res**2))
 
-    def _joint_speed(self, joint_pos: F64, fps: float, diag: F64, off1: F64, grad: F64) -> float:
+    def _joint_speed(self, joint_pos: F64, fps: float, system: System | None) -> float:
         """One-sided penalty on joint steps beyond the allowed speed."""
         if joint_pos.shape[0] < 2 or self.cfg.velocity_limit_weight == 0:
             return 0.0
@@ -360,6 +425,9 @@ class SequenceSolver:
             return 0.0
         w = self.cfg.velocity_limit_weight
         res = w * np.sign(step) * excess * active  # d res / d q_{t+1} = w sign, / d q_t = -w sign
+        if system is None:
+            return float(np.sum(res**2))
+        diag, off1, _, grad = system
         coef = w * active
         j = np.arange(6, diag.shape[-1])
         diag[1:, j, j] += coef**2
@@ -368,90 +436,3 @@ class SequenceSolver:
         grad[1:, 6:] += coef * np.sign(step) * res
         grad[:-1, 6:] -= coef * np.sign(step) * res
         return float(np.sum(res**2))
-
-
-def _gram(a: F64, b: F64) -> F64:
-    """Batched ``a_tᵀ b_t`` for ``(T, R, V)`` arrays (BLAS, unlike a plain einsum)."""
-    return np.matmul(a.transpose(0, 2, 1), b)
-
-
-def _accumulate(diag: F64, grad: F64, res: F64, jac: F64) -> float:
-    """Add per-frame residual blocks ``res (T, ..., R)`` with ``jac (T, ..., R, V)``."""
-    num_frames = res.shape[0]
-    res_flat = res.reshape(num_frames, -1)
-    jac_flat = jac.reshape(num_frames, -1, jac.shape[-1])
-    diag += _gram(jac_flat, jac_flat)
-    grad += np.matmul(res_flat[:, None, :], jac_flat)[:, 0]
-    return float(np.sum(res_flat**2))
-
-
-def _take(state: State, stride: int) -> State:
-    """Every ``stride``-th frame of a state, always keeping the last frame."""
-    index = _coarse_index(state[0].shape[0], stride)
-    return state[0][index], state[1][index], state[2][index]
-
-
-def _coarse_index(num_frames: int, stride: int) -> NDArray[np.int64]:
-    index = np.arange(0, num_frames, stride)
-    return index if index[-1] == num_frames - 1 else np.append(index, num_frames - 1)
-
-
-def _subsample(problem: SolveProblem, stride: int) -> SolveProblem:
-    """The same problem on every ``stride``-th frame (a contact counts if any frame had it)."""
-    index = _coarse_index(problem.targets_w.shape[0], stride)
-    contact = np.logical_and.reduceat(problem.contact, index, axis=0)
-    return replace(
-        problem,
-        targets_w=problem.targets_w[index],
-        contact=contact,
-        fps=problem.fps / stride,
-        root_pos_w=problem.root_pos_w[index],
-        root_quat_w=problem.root_quat_w[index],
-    )
-
-
-def _upsample(coarse: SolveResult, num_frames: int, stride: int) -> State:
-    """Interpolate a coarse solution back to every frame (slerp for the root)."""
-    index = _coarse_index(num_frames, stride)
-    t = np.arange(num_frames)
-    seg = np.clip(np.searchsorted(index, t, side="right") - 1, 0, len(index) - 2)
-    alpha = (t - index[seg]) / (index[seg + 1] - index[seg])
-    lerp = lambda x: x[seg] + alpha[:, None] * (x[seg + 1] - x[seg])  # noqa: E731
-    quat = quat_np.slerp(coarse.root_quat_w[seg], coarse.root_quat_w[seg + 1], alpha)
-    return lerp(coarse.root_pos_w), quat, lerp(coarse.joint_pos)
-
-
-@functools.lru_cache(maxsize=8)
-def _band_layout(num_frames: int, dim: int) -> tuple[int, list[tuple[NDArray[np.int64], ...]]]:
-    """Bandwidth and, per block diagonal, flat source and band-storage indices.
-
-    Full blocks couple neighbouring frames (distance up to ``2V - 1``); frames two apart are
-    coupled on the diagonal only (distance ``2V``), so the bandwidth is ``2V``, not ``3V - 1``.
-    """
-    bandwidth = min(2 * dim, num_frames * dim - 1)
-    n = num_frames * dim
-    idx = np.arange(dim)
-    layout = []
-    for offset in range(min(2, num_frames)):
-        t = np.arange(num_frames - offset)[:, None, None]
-        rows, cols = np.broadcast_arrays(t * dim + idx[None, :, None], (t + offset) * dim + idx)
-        upper = (rows <= cols).ravel()
-        src = np.flatnonzero(upper)
-        dst = (bandwidth + rows.ravel()[src] - cols.ravel()[src]) * n + cols.ravel()[src]
-        layout.append((src, dst))
-    if num_frames > 2:
-        rows = np.arange((num_frames - 2) * dim)
-        layout.append((rows, (bandwidth - 2 * dim) * n + rows + 2 * dim))
-    return bandwidth, layout
-
-
-def _solve_banded(diag: F64, off1: F64, off2: F64, grad: F64, damping: float) -> F64:
-    """Solve ``(H + λ diag(H)) dx = -g`` for the block-banded ``H``; returns ``dx``."""
-    num_frames, dim = grad.shape
-    bandwidth, layout = _band_layout(num_frames, dim)
-    ab = np.zeros((bandwidth + 1, num_frames * dim))
-    flat = ab.reshape(-1)
-    for blocks, (src, dst) in zip((diag, off1, off2), layout, strict=False):
-        flat[dst] = np.take(blocks.reshape(-1), src)
-    ab[bandwidth] = ab[bandwidth] * (1.0 + damping) + 1e-9
-    return scipy.linalg.solveh_banded(ab, -grad.reshape(-1), lower=False, check_finite=False)
