@@ -104,16 +104,28 @@ def from_matrix(m: ArrayLike) -> Array:
 
 
 def from_euler(angles: ArrayLike, order: str) -> Array:
-    """Quaternion from intrinsic Euler angles (rad).
+    """Quaternion from Euler angles (rad).
 
     Args:
         angles: ``(..., 3)`` angles, applied in the order of ``order``'s letters.
         order: Axis letters such as ``"ZYX"``; upper case means intrinsic (BVH and ASF use
-            intrinsic rotations: ``R = R_first @ R_second @ R_third``).
+            intrinsic rotations: ``R = R_first @ R_second @ R_third``), composed here as
+            ``q_first ⊗ q_second ⊗ q_third`` of elementary rotations (fast on long clips);
+            lower case means extrinsic (scipy's convention, delegated to scipy).
     """
+    angles = np.asarray(angles, dtype=np.float64)
+    if order.isupper() and set(order) <= set("XYZ"):
+        half = 0.5 * angles
+        cos, sin = np.cos(half), np.sin(half)
+        out = None
+        for i, axis in enumerate(order):
+            q = np.zeros((*angles.shape[:-1], 4))
+            q[..., 0] = cos[..., i]
+            q[..., 1 + "XYZ".index(axis)] = sin[..., i]
+            out = q if out is None else multiply(out, q)
+        return out
     from scipy.spatial.transform import Rotation
 
-    angles = np.asarray(angles, dtype=np.float64)
     flat = Rotation.from_euler(order, angles.reshape(-1, 3)).as_quat(scalar_first=True)
     return flat.reshape(*angles.shape[:-1], 4)
 

@@ -29,7 +29,6 @@ from humimic.geometry import quat_np
 from humimic.motion.human import HumanMotion
 from humimic.motion.io.bvh import (
     detect_up_axis,
-    euler_to_quat,
     forward_kinematics,
     identity_quats,
     y_up_to_z_up,
@@ -320,8 +319,8 @@ def _bone_rotation(bone: _Bone, values: Array | None, t_len: int, degrees: bool)
     order = bone.axis_order[::-1]  # "XYZ" (x first, extrinsic) == intrinsic "ZYX"
     cols = [ord(a) - ord("X") for a in order]
     scale = np.pi / 180.0 if degrees else 1.0
-    e = euler_to_quat(angles[:, cols] * scale, order)
-    c = euler_to_quat(bone.axis[cols], order)
+    e = quat_np.from_euler(angles[:, cols] * scale, order)
+    c = quat_np.from_euler(bone.axis[cols], order)
     return quat_np.multiply(quat_np.multiply(c, e), quat_np.conjugate(c))
 
 

@@ -311,26 +311,6 @@ def identity_quats(t: int, k: int) -> Array:
     return q
 
 
-def euler_to_quat(angles: Array, order: str) -> Array:
-    """Quaternions ``(..., 4)`` wxyz of intrinsic Euler angles ``(..., len(order))`` (rad).
-
-    Upper-case ``order`` (e.g. ``"ZYX"``) composes ``q_first ⊗ q_second ⊗ q_third`` of
-    elementary rotations; the same numbers as :func:`quat_np.from_euler`, several times
-    faster on long clips. Other orders go to :func:`quat_np.from_euler`.
-    """
-    if not (order.isupper() and set(order) <= set("XYZ")):
-        return quat_np.from_euler(angles, order)
-    half = 0.5 * np.asarray(angles, np.float64)
-    cos, sin = np.cos(half), np.sin(half)
-    out = None
-    for i, axis in enumerate(order):
-        q = np.zeros((*half.shape[:-1], 4))
-        q[..., 0] = cos[..., i]
-        q[..., 1 + "XYZ".index(axis)] = sin[..., i]
-        out = q if out is None else quat_np.multiply(out, q)
-    return out
-
-
 def _local_transforms(joints: list[_Joint], values: Array) -> tuple[Array, Array]:
     """``(T, K, 3)`` local translations (file units) and ``(T, K, 4)`` local rotations."""
     t_len, k = values.shape[0], len(joints)
@@ -352,7 +332,7 @@ def _local_transforms(joints: list[_Joint], values: Array) -> tuple[Array, Array
         angles = np.zeros((t_len, len(members), 3))
         for g, (_, cols) in enumerate(members):
             angles[:, g, : len(cols)] = np.deg2rad(values[:, cols])
-        local_q[:, [m[0] for m in members]] = euler_to_quat(angles, order)
+        local_q[:, [m[0] for m in members]] = quat_np.from_euler(angles, order)
     return local_t, local_q
 
 
