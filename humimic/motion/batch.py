@@ -133,16 +133,24 @@ def run_ray(
         maker = ClipMaker(cfg)
         return [asdict(process_one(Path(s), Path(o), options, maker)) for s, o in items]
 
-    if not ray.is_initialized():
+    started_here = not ray.is_initialized()
+    if started_here:
         ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True)
-    pending = [
-        work_chunk.remote([(str(s), str(o)) for s, o in jobs[i : i + chunk]])
-        for i in range(0, len(jobs), chunk)
-    ]
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        for item in ray.get(done[0]):
-            yield Outcome(**item)
+    try:
+        # Chunks amortise the model build, but every CPU of the cluster gets work.
+        cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+        chunk = max(1, min(chunk, -(-len(jobs) // (4 * cpus))))
+        pending = [
+            work_chunk.remote([(str(s), str(o)) for s, o in jobs[i : i + chunk]])
+            for i in range(0, len(jobs), chunk)
+        ]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for item in ray.get(done[0]):
+                yield Outcome(**item)
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def run_batch(

@@ -6,6 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from humimic.config.store import compose
 from humimic.motion.batch import run_batch
 from humimic.motion.pipeline import InputOptions
@@ -45,3 +48,26 @@ def test_folder_run_reports_bad_files_and_resumes(shared_motions: Path, tmp_path
     changed = compose("retarget", ["batch.workers=2", "solver.smooth_weight=3.0"])
     redone = run_batch(inputs, out, changed, InputOptions(), show_progress=False)
     assert all(o.figures.get("resumed") is None for o in redone)
+
+
+def test_ray_engine_gives_the_local_results(shared_motions: Path, tmp_path: Path) -> None:
+    """The same command on Ray (a local Ray instance here): same clips, same error report."""
+    pytest.importorskip("ray", reason="Ray is in the dev extra: pip install -e '.[dev]'")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(shared_motions / "cmu/bvh/02_01.bvh", inputs / "walk.bvh")
+    (inputs / "empty.bvh").write_text("")
+    local = run_batch(
+        inputs, tmp_path / "local", compose("retarget", ["batch.workers=1"]), InputOptions(),
+        show_progress=False,
+    )  # fmt: skip
+    on_ray = run_batch(
+        inputs, tmp_path / "ray", compose("retarget", ["batch.engine=ray"]), InputOptions(),
+        show_progress=False,
+    )  # fmt: skip
+    verdicts = {Path(o.source).name: o.verdict for o in on_ray}
+    assert verdicts == {Path(o.source).name: o.verdict for o in local}
+    assert verdicts["empty.bvh"] == "error"
+    with np.load(tmp_path / "local" / "walk.npz") as a, np.load(tmp_path / "ray" / "walk.npz") as b:
+        np.testing.assert_array_equal(a["joint_pos"], b["joint_pos"])
+    assert json.loads((tmp_path / "ray" / "summary.json").read_text())["counts"]["error"] == 1
