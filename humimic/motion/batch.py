@@ -8,6 +8,7 @@ One bad file is reported in the summary and the rest still finish.
 
 from __future__ import annotations
 
+import builtins
 import csv
 import io
 import json
@@ -134,6 +135,7 @@ def run_ray(
         return [asdict(process_one(Path(s), Path(o), options, maker)) for s, o in items]
 
     started_here = not ray.is_initialized()
+    saved_print = builtins.print  # Ray swaps in its own print and leaves it after shutdown
     if started_here:
         ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True)
     try:
@@ -151,6 +153,7 @@ def run_ray(
     finally:
         if started_here:
             ray.shutdown()
+        builtins.print = saved_print
 
 
 def run_batch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import shutil
 from pathlib import Path
@@ -71,3 +72,4 @@ def test_ray_engine_gives_the_local_results(shared_motions: Path, tmp_path: Path
     with np.load(tmp_path / "local" / "walk.npz") as a, np.load(tmp_path / "ray" / "walk.npz") as b:
         np.testing.assert_array_equal(a["joint_pos"], b["joint_pos"])
     assert json.loads((tmp_path / "ray" / "summary.json").read_text())["counts"]["error"] == 1
+    assert print is builtins.print and builtins.print.__module__ == "builtins"  # restored
