@@ -10,6 +10,7 @@ initialisation) or, with adaptive sampling, per 1-s bin weighted by recent failu
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,15 @@ class RefState:
     body_ang_vel_w: Tensor
     contact: Tensor
     phase: Tensor
+
+    def with_rows(self, ids: Tensor, rows: RefState) -> RefState:
+        """A copy whose rows ``ids`` come from ``rows`` (a state of ``len(ids)`` envs)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            merged = getattr(self, f.name).clone()
+            merged[ids] = getattr(rows, f.name)
+            out[f.name] = merged
+        return RefState(**out)
 
 
 def load_clips(paths: list[str | Path], variant: str) -> list[RobotClip]:

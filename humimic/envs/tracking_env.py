@@ -266,7 +266,10 @@ class TrackingEnv:
             start = torch.zeros(len(ids))
         self.start_s[ids] = start
         self.episode_length_buf[ids] = 0
-        self._refresh_ref()
+        d.times_s = self.start_s + self.episode_length_buf * self.control_dt
+        # Only the restarted envs' reference changes; the others keep this step's.
+        d.ref = d.ref.with_rows(ids, self.motion.state(self.clip_ids[ids], d.times_s[ids]))
+        d.far_distance_m = self.curriculum.far_distance_m
         ref = d.ref
         r = self.cfg.randomization
         self.dr.reset(ids, randomize=r.enabled, delay_only=not r.enabled)

@@ -194,3 +194,22 @@ def test_progress_scalars_match_hand_computed_errors(clip: RobotClip) -> None:
         assert out["/Progress/reward_per_step"] == pytest.approx(2.5)
     finally:
         env.close()
+
+
+def test_reference_after_resets_equals_a_full_lookup(clip: RobotClip) -> None:
+    """Resets refresh only the restarted envs' reference; every row must still be exact."""
+    cfg = make_cfg(num_envs=8)
+    env = TrackingEnv(cfg.task, cfg.sim, clips=[clip], seed=3)
+    try:
+        resets = 0
+        for _ in range(60):  # the 1-s clip ends: every env restarts at least once
+            _, _, done, _ = env.step(0.5 * torch.randn(8, 23))
+            resets += int(done.sum())
+            full = env.motion.state(env.clip_ids, env.d.times_s)
+            for name in ("root_pos_w", "body_pos_w", "body_quat_w", "joint_pos", "phase"):
+                torch.testing.assert_close(
+                    getattr(env.d.ref, name), getattr(full, name), rtol=0, atol=0
+                )
+        assert resets >= 8
+    finally:
+        env.close()
