@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
+from humimic.deploy.dds.messages import REMOTE_BYTES
 from humimic.errors import ConfigError
 
 BUTTONS: tuple[str, ...] = (
@@ -32,7 +33,6 @@ BUTTONS: tuple[str, ...] = (
 """Button names by bit index (bit 0 = R1)."""
 
 _BIT = {name: i for i, name in enumerate(BUTTONS)}
-REMOTE_BYTES = 40
 
 
 def decode_buttons(remote: Sequence[int] | bytes) -> frozenset[str]:

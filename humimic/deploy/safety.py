@@ -281,7 +281,6 @@ class SafetyMachine:
                 self._last_target = np.asarray(target, dtype=np.float64)
                 return self._stiff(self._last_target.copy())
             self.go(SafetyState.BLEND_TO_DEFAULT, now, "clip ended")
-            s = self.state
         # BLEND_TO_DEFAULT
         a = self._ramp(now, self.cfg.blend_to_default_s)
         last = self._last_target if self._last_target is not None else rs.joint_pos

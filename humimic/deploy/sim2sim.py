@@ -38,9 +38,10 @@ import numpy as np
 from humimic.deploy.safety import Controller, RobotState
 from humimic.errors import ConfigError
 from humimic.export.manifest import ControllerManifest
-from humimic.files import atomic_write
+from humimic.files import atomic_write, json_default
 from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
+from humimic.motion.robot_clip import joint_ids
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,7 @@ class TorqueSim:
         self.model = torque_model(spec, 1.0 / cfg.physics_hz)
         self.data = mujoco.MjData(self.model)
         model = self.model
-        jids = [
-            mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for n in manifest.joint_names
-        ]
+        jids = joint_ids(model, manifest.joint_names)
         self.qadr, self.dadr = model.jnt_qposadr[jids], model.jnt_dofadr[jids]
         free = int(np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0])
         self.root = int(model.jnt_qposadr[free])
@@ -199,15 +198,7 @@ def settings_dict(cfg: Sim2SimConfig, episodes: int, seed: int) -> dict[str, Any
 
 def write_json(path: Path, value: dict[str, Any]) -> Path:
     """Write JSON atomically (numpy values converted)."""
-
-    def default(v: Any) -> Any:
-        if isinstance(v, np.generic):
-            return v.item()
-        if isinstance(v, np.ndarray):
-            return v.tolist()
-        raise TypeError(type(v).__name__)
-
-    text = json.dumps(value, indent=1, default=default)
+    text = json.dumps(value, indent=1, default=json_default)
     return atomic_write(path, lambda p: p.write_text(text + "\n"))
 
 

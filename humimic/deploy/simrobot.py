@@ -28,7 +28,13 @@ import numpy as np
 
 from humimic.deploy.dds.channel import TOPIC_LOWCMD, TOPIC_LOWSTATE, DdsNode
 from humimic.deploy.dds.crc import check_crc, set_crc
-from humimic.deploy.dds.messages import NUM_MOTOR_SLOTS, LowCmd_, LowState_, zero_lowstate
+from humimic.deploy.dds.messages import (
+    NUM_MOTOR_SLOTS,
+    REMOTE_BYTES,
+    LowCmd_,
+    LowState_,
+    zero_lowstate,
+)
 from humimic.deploy.dds.motor_map import MODE_PR, expected_mode_machine
 from humimic.deploy.remote import encode_remote
 from humimic.geometry import quat_np
@@ -76,7 +82,7 @@ class SimulatedG1:
 
         self._lock = threading.Lock()
         self._cmd = np.zeros((6, NUM_MOTOR_SLOTS))  # mode, q, dq, tau, kp, kd per slot
-        self._remote = bytes(40)
+        self._remote = bytes(REMOTE_BYTES)
         self._remote_release_at: float | None = None
         self._stall_until = 0.0
         self._corrupt_states = 0
@@ -186,7 +192,7 @@ class SimulatedG1:
         now = time.monotonic()
         with self._lock:
             if self._remote_release_at is not None and now >= self._remote_release_at:
-                self._remote, self._remote_release_at = bytes(40), None
+                self._remote, self._remote_release_at = bytes(REMOTE_BYTES), None
         if now < self._stall_until:
             return
         msg = self.lowstate()

@@ -12,7 +12,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from cyclonedds.core import Listener, Policy, Qos
 from cyclonedds.domain import Domain, DomainParticipant
@@ -197,8 +197,3 @@ class Subscription(Generic[T]):
                 return sample
             time.sleep(0.002)
         return self.latest()[0]
-
-    @property
-    def reader(self) -> Any:
-        """The underlying cyclonedds DataReader."""
-        return self._reader

@@ -18,7 +18,13 @@ from functools import cache
 
 import numpy as np
 
-from humimic.deploy.dds.messages import NUM_MOTOR_SLOTS, LowCmd_, LowState_
+from humimic.deploy.dds.messages import (
+    NUM_MOTOR_SLOTS,
+    LowCmd_,
+    LowState_,
+    lowcmd_values,
+    lowstate_values,
+)
 
 POLY = 0x04C11DB7
 INIT = 0xFFFFFFFF
@@ -39,26 +45,12 @@ LOWSTATE_SIZE = LOWSTATE_STRUCT.size  # 2092
 
 def pack_lowcmd(msg: LowCmd_) -> bytes:
     """Pack a LowCmd_ into its 1004-byte little-endian C-struct image (crc word included)."""
-    values: list[float | int] = [msg.mode_pr, msg.mode_machine]
-    for m in msg.motor_cmd:
-        values += (m.mode, m.q, m.dq, m.tau, m.kp, m.kd, m.reserve)
-    values += msg.reserve
-    values.append(msg.crc)
-    return LOWCMD_STRUCT.pack(*values)
+    return LOWCMD_STRUCT.pack(*lowcmd_values(msg))
 
 
 def pack_lowstate(msg: LowState_) -> bytes:
     """Pack a LowState_ into its 2092-byte little-endian C-struct image (crc word included)."""
-    imu = msg.imu_state
-    values: list[float | int] = [*msg.version, msg.mode_pr, msg.mode_machine, msg.tick]
-    values += (*imu.quaternion, *imu.gyroscope, *imu.accelerometer, *imu.rpy, imu.temperature)
-    for m in msg.motor_state:
-        values += (m.mode, m.q, m.dq, m.ddq, m.tau_est, *m.temperature, m.vol, *m.sensor)
-        values += (m.motorstate, *m.reserve)
-    values += msg.wireless_remote
-    values += msg.reserve
-    values.append(msg.crc)
-    return LOWSTATE_STRUCT.pack(*values)
+    return LOWSTATE_STRUCT.pack(*lowstate_values(msg))
 
 
 def _x_powers(n_bits: int) -> np.ndarray:

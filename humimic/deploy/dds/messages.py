@@ -81,12 +81,7 @@ class LowCmd_(IdlStruct, typename=_NS + "LowCmd_"):  # noqa: N801 (Unitree's nam
         """XCDR bytes with header (fast path for little endian without a buffer)."""
         if not _fast_path(buffer, endianness, use_version_2):
             return super().serialize(buffer, endianness, use_version_2)
-        values: list[float | int] = [self.mode_pr, self.mode_machine]
-        for m in self.motor_cmd:
-            values += (m.mode, m.q, m.dq, m.tau, m.kp, m.kd, m.reserve)
-        values += self.reserve
-        values.append(self.crc)
-        return _XCDR1_LE_HEADER + _CDR_LOWCMD.pack(*values)
+        return _XCDR1_LE_HEADER + _CDR_LOWCMD.pack(*lowcmd_values(self))
 
     @classmethod
     def deserialize(
@@ -156,17 +151,7 @@ class LowState_(IdlStruct, typename=_NS + "LowState_"):  # noqa: N801 (Unitree's
         """XCDR bytes with header (fast path for little endian without a buffer)."""
         if not _fast_path(buffer, endianness, use_version_2):
             return super().serialize(buffer, endianness, use_version_2)
-        imu = self.imu_state
-        values: list[float | int] = [*self.version, self.mode_pr, self.mode_machine, self.tick]
-        values += (*imu.quaternion, *imu.gyroscope, *imu.accelerometer, *imu.rpy)
-        values.append(imu.temperature)
-        for m in self.motor_state:
-            values += (m.mode, m.q, m.dq, m.ddq, m.tau_est, *m.temperature, m.vol, *m.sensor)
-            values += (m.motorstate, *m.reserve)
-        values += self.wireless_remote
-        values += self.reserve
-        values.append(self.crc)
-        return _XCDR1_LE_HEADER + _CDR_LOWSTATE.pack(*values)
+        return _XCDR1_LE_HEADER + _CDR_LOWSTATE.pack(*lowstate_values(self))
 
     @classmethod
     def deserialize(
@@ -244,3 +229,28 @@ def zero_lowstate() -> LowState_:
         reserve=[0, 0, 0, 0],
         crc=0,
     )
+
+
+def lowcmd_values(msg: LowCmd_) -> list[float | int]:
+    """Every field of a LowCmd_ in declaration order (flattened), for ``struct`` packing:
+    the wire encoding and the firmware's C-struct image (CRC) differ only in padding."""
+    values: list[float | int] = [msg.mode_pr, msg.mode_machine]
+    for m in msg.motor_cmd:
+        values += (m.mode, m.q, m.dq, m.tau, m.kp, m.kd, m.reserve)
+    values += msg.reserve
+    values.append(msg.crc)
+    return values
+
+
+def lowstate_values(msg: LowState_) -> list[float | int]:
+    """Every field of a LowState_ in declaration order (flattened); see :func:`lowcmd_values`."""
+    imu = msg.imu_state
+    values: list[float | int] = [*msg.version, msg.mode_pr, msg.mode_machine, msg.tick]
+    values += (*imu.quaternion, *imu.gyroscope, *imu.accelerometer, *imu.rpy, imu.temperature)
+    for m in msg.motor_state:
+        values += (m.mode, m.q, m.dq, m.ddq, m.tau_est, *m.temperature, m.vol, *m.sensor)
+        values += (m.motorstate, *m.reserve)
+    values += msg.wireless_remote
+    values += msg.reserve
+    values.append(msg.crc)
+    return values
