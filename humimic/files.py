@@ -7,6 +7,9 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from humimic.errors import HumimicError
 
@@ -47,3 +50,14 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], suffix: str 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for numpy scalars/arrays and paths (settings, reports, metrics)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

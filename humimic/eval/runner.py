@@ -23,7 +23,7 @@ import torch
 
 from humimic.config.train import TrainCfg
 from humimic.errors import ConfigError, HumimicError, InputFileError
-from humimic.files import atomic_write
+from humimic.files import atomic_write, json_default
 
 
 def resolve_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, Path]:
@@ -102,7 +102,7 @@ def evaluate(
     if video:
         fps = 1.0 / env.control_dt
         metrics["video"] = _video(env.model, env.spec.joint_names, rec, fps, out / "tracking.mp4")
-    text = json.dumps(metrics, indent=1, default=_json_default)
+    text = json.dumps(metrics, indent=1, default=json_default)
     return atomic_write(out / "metrics.json", lambda p: p.write_text(text))
 
 
@@ -142,7 +142,9 @@ def _score(env: Any, rec: dict[str, np.ndarray]) -> dict[str, Any]:
 def _elr(robot: np.ndarray, ref: np.ndarray, far_m: float = 0.7) -> dict[str, float]:
     """PBHC's episode length ratio: frames before any body is ``far_m`` from its reference,
     over all frames, as mean/std over episodes (arrays (E, T, B, 3))."""
-    far = (np.linalg.norm(robot - ref, axis=-1) > far_m).any(axis=-1)  # (E, T)
+    from humimic.eval.metrics import body_pos_error_global
+
+    far = (body_pos_error_global(robot, ref) > far_m).any(axis=-1)  # (E, T)
     first = np.where(far.any(axis=1), far.argmax(axis=1), far.shape[1])
     ratio = first / far.shape[1]
     return {"mean": float(ratio.mean()), "std": float(ratio.std())}
@@ -184,11 +186,3 @@ def _video(model: mujoco.MjModel, joints: list[str], rec: dict[str, np.ndarray],
     except (HumimicError, RuntimeError, mujoco.FatalError) as err:  # no GL context here
         return f"not rendered: {str(err).splitlines()[0]}"
     return path.name
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

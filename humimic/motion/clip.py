@@ -17,14 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humimic.errors import InputFileError
-from humimic.files import atomic_write
+from humimic.files import atomic_write, json_default
 
 SCHEMA_VERSION = 1
 """Bump when a field changes meaning; loaders refuse newer versions."""
 
 F64 = NDArray[np.float64]
 
-_ARRAY_FIELDS: dict[str, tuple[str, ...]] = {
+ARRAY_FIELDS: dict[str, tuple[str, ...]] = {
     "root_pos_w": ("T", "3"),
     "root_quat_w": ("T", "4"),
     "joint_pos": ("T", "J"),
@@ -137,7 +137,7 @@ def _problems(clip: RobotClip) -> list[str]:
     sizes["T"] = int(np.shape(clip.joint_pos)[0]) if np.ndim(clip.joint_pos) else -1
     if sizes["T"] < 1:
         problems.append("clip has zero frames")
-    for name, dims in _ARRAY_FIELDS.items():
+    for name, dims in ARRAY_FIELDS.items():
         value = np.asarray(getattr(clip, name))
         expected = tuple(sizes[d] for d in dims)
         if value.shape != expected:
@@ -173,7 +173,7 @@ def save_clip(clip: RobotClip, path: str | Path) -> Path:
     path = Path(path)
     clip.validate(path)
     arrays: dict[str, Any] = {
-        name: np.asarray(getattr(clip, name), dtype=np.float64) for name in _ARRAY_FIELDS
+        name: np.asarray(getattr(clip, name), dtype=np.float64) for name in ARRAY_FIELDS
     }
     arrays.update(
         schema_version=np.int64(SCHEMA_VERSION),
@@ -184,8 +184,8 @@ def save_clip(clip: RobotClip, path: str | Path) -> Path:
         body_names=np.array(clip.body_names, dtype=np.str_),
         source_file=np.str_(clip.source_file),
         source_sha256=np.str_(clip.source_sha256),
-        settings_json=np.str_(json.dumps(clip.settings, default=_json_default)),
-        report_json=np.str_(json.dumps(clip.report, default=_json_default)),
+        settings_json=np.str_(json.dumps(clip.settings, default=json_default)),
+        report_json=np.str_(json.dumps(clip.report, default=json_default)),
         human_joint_names=np.array(clip.human_joint_names, dtype=np.str_),
         human_parents=np.asarray(clip.human_parents, dtype=np.int64),
         human_pos_w=np.asarray(clip.human_pos_w, dtype=np.float64),
@@ -201,7 +201,7 @@ def save_clip(clip: RobotClip, path: str | Path) -> Path:
 
     atomic_write(path, write_npz)
     report_path = report_path_for(path)
-    text = json.dumps(clip.report, indent=2, default=_json_default)
+    text = json.dumps(clip.report, indent=2, default=json_default)
     atomic_write(report_path, lambda tmp: tmp.write_text(text + "\n"))
     return path
 
@@ -235,7 +235,7 @@ def load_clip(path: str | Path) -> RobotClip:
         raise InputFileError(
             path, f"clip schema {version} is newer than this humimic ({SCHEMA_VERSION})"
         )
-    required = (*_ARRAY_FIELDS, "robot", "variant", "fps", "joint_names", "body_names")
+    required = (*ARRAY_FIELDS, "robot", "variant", "fps", "joint_names", "body_names")
     missing = [key for key in required if key not in raw]
     if missing:
         raise InputFileError(path, f"clip is missing fields {missing}")
@@ -246,7 +246,7 @@ def load_clip(path: str | Path) -> RobotClip:
             fps=float(raw["fps"]),
             joint_names=[str(n) for n in raw["joint_names"]],
             body_names=[str(n) for n in raw["body_names"]],
-            **{name: np.asarray(raw[name], dtype=np.float64) for name in _ARRAY_FIELDS},
+            **{name: np.asarray(raw[name], dtype=np.float64) for name in ARRAY_FIELDS},
             source_file=str(raw.get("source_file", "")),
             source_sha256=str(raw.get("source_sha256", "")),
             settings=json.loads(str(raw.get("settings_json", "{}"))),
@@ -259,14 +259,3 @@ def load_clip(path: str | Path) -> RobotClip:
         raise InputFileError(path, f"corrupt clip field ({err})") from err
     clip.validate(path)
     return clip
-
-
-def _json_default(value: Any) -> Any:
-    """JSON encoder for numpy scalars/arrays and paths inside settings and reports."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -22,10 +22,6 @@ from humimic.motion.clip import RobotClip, save_clip
 from humimic.motion.human import HumanMotion
 from humimic.robot.spec import RobotSpec
 
-HUMAN_FORMATS = frozenset({"bvh", "asf/amc", "smpl", "gvhmr", "joints"})
-ROBOT_FORMATS = frozenset({"humimic_clip", "beyondmimic", "lafan_csv", "pbhc_pkl"})
-VERDICT_ORDER = {"pass": 0, "warn": 1, "fail": 2}
-
 
 @dataclass
 class InputOptions:
@@ -70,7 +66,7 @@ class ClipMaker:
 
     def run(self, source: Path, output: Path, options: InputOptions) -> Outcome:
         """Process ``source`` into the clip ``output`` (and ``<output>.report.json``)."""
-        from humimic.motion.io.detect import detect_format
+        from humimic.motion.io.detect import ROBOT_FORMATS, detect_format
 
         start = time.perf_counter()
         fmt = detect_format(source)
@@ -143,6 +139,7 @@ class ClipMaker:
             contact_mask=contact.astype(np.float64), source_file=source,
             settings=self.settings, human=human,
         )  # fmt: skip
+        report["source"]["sha256"] = clip.source_sha256  # hashed once, by make_robot_clip
         self._assess(clip, report, filter_verdict=filter_result)
         return clip, report, frames_in
 
@@ -174,7 +171,7 @@ class ClipMaker:
 
     def _assess(self, clip: RobotClip, report: dict[str, Any], filter_verdict: Any) -> None:
         """Feasibility checks and the overall verdict with reasons."""
-        from humimic.motion.feasibility import assess_clip
+        from humimic.motion.feasibility import VERDICTS, assess_clip
 
         report["feasibility"] = assess_clip(clip, self.spec, self.model, self.cfg.feasibility)
         verdict, reasons = report["feasibility"]["verdict"], list(report["feasibility"]["reasons"])
@@ -183,7 +180,7 @@ class ClipMaker:
             reasons.insert(0, f"physics filter: {filter_verdict.reason}")
         error = report.get("retarget", {}).get("key_point_error_mean_m")
         if error is not None and error > self.cfg.batch.max_key_point_error_m:
-            verdict = max(verdict, "warn", key=VERDICT_ORDER.__getitem__)
+            verdict = max(verdict, "warn", key=VERDICTS.index)
             reasons.append(
                 f"retarget: mean key-point error {error * 100:.1f} cm "
                 f"> {self.cfg.batch.max_key_point_error_m * 100:.1f} cm"
@@ -210,7 +207,7 @@ def _source_entry(source: Path, motion: HumanMotion) -> dict[str, Any]:
     return {
         "file": str(source),
         "format": motion.source_format,
-        "sha256": file_sha256(source),
+        "sha256": "",  # filled in from the clip (one hash per input)
         "frames": motion.num_frames,
         "fps": motion.fps,
         "joints": len(motion.joint_names),

@@ -92,11 +92,11 @@ def joint_trajectory_to_qpos(
 
 
 def forward_kinematics(model: mujoco.MjModel, qpos: ArrayLike) -> dict[str, F64]:
-    """Body and geom poses for every frame of ``qpos`` via ``mj_kinematics``.
+    """Body poses for every frame of ``qpos`` via ``mj_kinematics``.
 
     Returns:
-        ``body_pos_w`` (T, nbody, 3), ``body_quat_w`` (T, nbody, 4) wxyz, ``geom_pos_w``
-        (T, ngeom, 3) and ``geom_mat_w`` (T, ngeom, 3, 3); index 0 of the body axis is the world.
+        ``body_pos_w`` (T, nbody, 3) and ``body_quat_w`` (T, nbody, 4) wxyz; index 0 of the
+        body axis is the world.
     """
     qpos = np.asarray(qpos, np.float64)
     t_len = qpos.shape[0]
@@ -104,16 +104,12 @@ def forward_kinematics(model: mujoco.MjModel, qpos: ArrayLike) -> dict[str, F64]
     out = {
         "body_pos_w": np.empty((t_len, model.nbody, 3)),
         "body_quat_w": np.empty((t_len, model.nbody, 4)),
-        "geom_pos_w": np.empty((t_len, model.ngeom, 3)),
-        "geom_mat_w": np.empty((t_len, model.ngeom, 3, 3)),
     }
     for t in range(t_len):
         data.qpos[:] = qpos[t]
         mujoco.mj_kinematics(model, data)
         out["body_pos_w"][t] = data.xpos
         out["body_quat_w"][t] = data.xquat
-        out["geom_pos_w"][t] = data.geom_xpos
-        out["geom_mat_w"][t] = data.geom_xmat.reshape(-1, 3, 3)
     out["body_quat_w"] = quat_np.normalize(out["body_quat_w"])
     return out
 

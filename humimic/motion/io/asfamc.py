@@ -28,6 +28,7 @@ from humimic.errors import ConfigError, InputFileError
 from humimic.geometry import quat_np
 from humimic.motion.human import HumanMotion
 from humimic.motion.io.bvh import (
+    check_up_axis,
     detect_up_axis,
     forward_kinematics,
     identity_quats,
@@ -84,8 +85,7 @@ def read_asf_amc(
     amc_path = Path(amc_path)
     if not (np.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps must be positive, got {fps}")
-    if up_axis is not None and up_axis.lower() not in ("y", "z"):
-        raise ConfigError(f"up_axis must be 'y' or 'z', got {up_axis!r}")
+    up_override = check_up_axis(up_axis)
     asf = Path(asf_path) if asf_path is not None else find_asf(amc_path)
     skel = _parse_asf(_read_text(asf), asf)
     root_layout = skel.bones["root"].dof
@@ -97,7 +97,7 @@ def read_asf_amc(
     rest_t[:, 0] = 0.0  # root at the origin
     rest, _ = forward_kinematics(parents, rest_t)
     canonical = detect_canonical_map(names)
-    up = up_axis.lower() if up_axis else detect_up_axis(rest[0], names, canonical)
+    up = up_override or detect_up_axis(rest[0], names, canonical)
     if up == "y":
         pos, quat = y_up_to_z_up(pos, quat)
     scale = _INCH_M / skel.length_unit

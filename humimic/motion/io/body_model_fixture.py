@@ -15,15 +15,14 @@ are zero, and shape component ``k`` stretches the body along axis ``k % 3`` abou
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from humimic.errors import ConfigError
+from humimic.files import atomic_write
 
 # SMPL body joints (24) in SMPL order, rest positions (y-up, +x = subject's left).
 _BODY_REST: tuple[tuple[str, int, tuple[float, float, float]], ...] = (
@@ -265,16 +264,12 @@ def write_fake_body_model(
     folder.mkdir(parents=True, exist_ok=True)
     ext = _FILE_EXT[model_type]
     path = folder / f"{model_type.upper()}_{gender.upper()}.{ext}"
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=f".{ext}.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             if ext == "pkl":
                 pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
             else:
                 np.savez_compressed(fh, **data)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary outputs
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)

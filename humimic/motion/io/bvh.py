@@ -75,7 +75,7 @@ def read_bvh(
         ConfigError: Invalid ``up_axis`` or ``unit_scale``.
     """
     path = Path(path)
-    up_override = _check_up_axis(up_axis)
+    up_override = check_up_axis(up_axis)
     if unit_scale is not None and not (np.isfinite(unit_scale) and unit_scale > 0):
         raise ConfigError(f"unit_scale must be a positive number of metres, got {unit_scale}")
     lines = _read_lines(path)
@@ -409,7 +409,8 @@ def _resolve_scale(
     return detect_unit_scale(height)
 
 
-def _check_up_axis(up_axis: str | None) -> str | None:
+def check_up_axis(up_axis: str | None) -> str | None:
+    """``"y"``/``"z"`` (lower-cased) or ``None``; anything else is a :class:`ConfigError`."""
     if up_axis is None:
         return None
     if up_axis.lower() not in ("y", "z"):

@@ -37,6 +37,8 @@ FORMATS: tuple[str, ...] = (
 
 HUMAN_FORMATS: tuple[str, ...] = ("bvh", "asf/amc", "smpl", "gvhmr", "joints")
 """Formats :func:`read_human_motion` reads."""
+ROBOT_FORMATS: tuple[str, ...] = ("humimic_clip", "beyondmimic", "lafan_csv", "pbhc_pkl")
+"""Robot clips of other tools (and humimic's own), converted rather than retargeted."""
 
 _EXTENSIONS = {
     ".bvh": "bvh",

@@ -11,10 +11,8 @@ outside the user's model folder.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import scipy.sparse
 from numpy.typing import NDArray
 
 from humimic.errors import InputFileError
+from humimic.files import atomic_write, file_sha256
 
 REQUIRED_KEYS: tuple[str, ...] = (
     "v_template", "shapedirs", "posedirs", "J_regressor", "weights", "f", "kintree_table",
@@ -146,18 +145,8 @@ def convert_smpl_pkl(src: Path, dst: Path) -> Path:
         ``dst``.
     """
     data = load_model_pickle(Path(src))
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary outputs
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dst
+    blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    return atomic_write(Path(dst), lambda tmp: tmp.write_bytes(blob))
 
 
 def cache_dir() -> Path:
@@ -171,6 +160,6 @@ def cache_dir() -> Path:
 
 def cached_plain_pickle(src: Path) -> Path:
     """Plain-numpy copy of ``src`` in the cache, keyed by the file's content hash."""
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:20]
+    digest = file_sha256(src)[:20]
     dst = cache_dir() / "body_models" / digest / src.name
     return dst if dst.is_file() else convert_smpl_pkl(src, dst)
