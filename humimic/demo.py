@@ -174,7 +174,7 @@ def train_stages(
     from humimic.deploy.sim2sim import run_sim2sim
     from humimic.eval.runner import evaluate
     from humimic.export.onnx import export_controller
-    from humimic.train.curves import first_and_last, plot_training_curves
+    from humimic.train.curves import read_scalars, window_means
     from humimic.train.runner import train
 
     out_dir = result.out_dir
@@ -194,12 +194,14 @@ def train_stages(
     if run_dir.exists():  # a previous demo's run: its logs would mix with this one's
         shutil.rmtree(run_dir)
     untrained = save_untrained(cfg, run_dir)
-    train(cfg)
-    result.artifacts.append(plot_training_curves(run_dir, out_dir / "training_curves.png"))
+    train(cfg)  # also plots the run's training_curves.png
+    curves = out_dir / "training_curves.png"
+    source = run_dir / curves.name
+    result.artifacts.append(atomic_write(curves, lambda tmp: shutil.copyfile(source, tmp)))
+    series = read_scalars(run_dir)
     learning = {}
-    run_dir = Path(cfg.runner.run_dir)
     for tag in LEARNING_TAGS:
-        first, last = first_and_last(run_dir, tag)
+        first, last = window_means(series[tag][1])
         learning[tag] = {"first": round(first, 5), "last": round(last, 5)}
         print(f"      {tag}: {first:.4g} -> {last:.4g} (first vs last tenth of the run)")
     result.figures["training"] = learning

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     from humimic.config.store import compose
     from humimic.errors import ConfigError
-    from humimic.train.runner import train
+    from humimic.train.runner import distributed_world, train
 
     overrides = [a for a in args.inputs if "=" in a]
     clips = [a for a in args.inputs if "=" not in a]
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return launch_processes(args.nproc, cfg, files, _overrides(args, overrides))
     run_dir = train(cfg)
-    if int(os.getenv("RANK", "0")) == 0:
+    if distributed_world().rank == 0:
         print(f"run folder: {run_dir}")
     return 0
 
@@ -96,13 +96,7 @@ def launch_processes(nproc: int, cfg: TrainCfg, files: list[str], overrides: lis
     """
     from humimic.train.runner import make_run_dir
 
-    if cfg.runner.run_dir:
-        run_dir = Path(cfg.runner.run_dir)
-    elif cfg.runner.resume:
-        run_dir = Path(cfg.runner.resume).parent
-    else:
-        run_dir = make_run_dir(cfg)
-    extra = [f"runner.run_dir={run_dir.resolve()}"]
+    extra = [f"runner.run_dir={make_run_dir(cfg).resolve()}"]
     if cfg.runner.resume:
         extra.append(f"runner.resume={Path(cfg.runner.resume).resolve()}")
     command = [

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from humimic.errors import ConfigError
-from humimic.motion.clip import RobotClip, load_clip
+from humimic.geometry.quat_torch import slerp
+from humimic.motion.clip import ARRAY_FIELDS, RobotClip, load_clip
 
 
 @dataclass
@@ -97,7 +98,7 @@ class MotionLibrary:
 
         # Two packed tables so that a query is two gathers: linear fields and quaternions.
         total = sum(lengths)
-        self._lin_keys = [k for k in _FIELDS if not k.endswith("quat_w")]
+        self._lin_keys = [k for k in ARRAY_FIELDS if not k.endswith("quat_w")]
         lin = [cat(k).reshape(total, -1) for k in self._lin_keys]
         self._lin_split = [t.shape[1] for t in lin]
         self._lin_shape = {k: cat(k).shape[1:] for k in self._lin_keys}
@@ -212,29 +213,16 @@ class MotionLibrary:
         return float(h / np.log(self.failure_ema.numel()))
 
 
-_FIELDS = (
-    "root_pos_w",
-    "root_quat_w",
-    "joint_pos",
-    "joint_vel",
-    "body_pos_w",
-    "body_quat_w",
-    "body_lin_vel_w",
-    "body_ang_vel_w",
-    "contact_mask",
-)
-
-
 def _stack(
     clips: list[RobotClip], joint_names: list[str], body_names: list[str]
 ) -> tuple[dict[str, list[np.ndarray]], list[int], list[float]]:
     """Per-field arrays of every clip, joints/bodies reordered by name; lengths; fps."""
-    fields: dict[str, list[np.ndarray]] = {k: [] for k in _FIELDS}
+    fields: dict[str, list[np.ndarray]] = {k: [] for k in ARRAY_FIELDS}
     for clip in clips:
         jidx, bidx = _indices(clip, joint_names, body_names)
         if clip.num_frames < 2:
             raise ConfigError(f"task.motion.files: clip has {clip.num_frames} frame(s)")
-        for key in _FIELDS:
+        for key in ARRAY_FIELDS:
             value = getattr(clip, key)
             if key.startswith("joint"):
                 value = value[:, jidx]
@@ -252,18 +240,3 @@ def _indices(
     if missing_j or missing_b:
         raise ConfigError(f"task.motion.files: clip lacks joints {missing_j} / bodies {missing_b}")
     return [clip.joint_index(n) for n in joint_names], [clip.body_index(n) for n in body_names]
-
-
-def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    """Spherical interpolation of unit quaternions ``(..., 4)`` by ``t`` (broadcast)."""
-    dot = (a * b).sum(-1, keepdim=True)
-    b = torch.where(dot < 0, -b, b)
-    dot = dot.abs().clamp(max=1.0)
-    theta = torch.acos(dot)
-    sin = torch.sin(theta)
-    small = sin < 1e-6
-    s = sin.clamp_min(1e-6)
-    wa = torch.where(small, 1 - t, torch.sin((1 - t) * theta) / s)
-    wb = torch.where(small, t, torch.sin(t * theta) / s)
-    out = wa * a + wb * b
-    return out / torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min(1e-12)

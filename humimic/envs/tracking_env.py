@@ -27,13 +27,12 @@ from humimic.envs.randomization import DomainRandomizer
 from humimic.envs.registry import bind
 from humimic.envs.robot_layout import resolve_layout
 from humimic.envs.step_data import ContactState, StepData
+from humimic.envs.terms.rewards import CONTACT_N
 from humimic.errors import ConfigError
 from humimic.motion.clip import RobotClip
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
 from humimic.sim.backend import make_backend
-
-CONTACT_N = 1.0
 
 
 def validate_task(task: TaskCfg) -> None:
@@ -215,9 +214,13 @@ class TrackingEnv:
     def _refresh_ref(self) -> None:
         """Reference of every env at its current clip time."""
         d = self.d
-        d.times_s = self.start_s + self.episode_length_buf * self.control_dt
+        d.times_s = self._clip_times()
         d.ref = self.motion.state(self.clip_ids, d.times_s)
         d.far_distance_m = self.curriculum.far_distance_m
+
+    def _clip_times(self) -> Tensor:
+        """Shape (N,): each env's time in its clip, s."""
+        return self.start_s + self.episode_length_buf * self.control_dt
 
     def _refresh(self) -> None:
         """Reference at the current clip time; foot contacts; collision forces."""
@@ -266,10 +269,9 @@ class TrackingEnv:
             start = torch.zeros(len(ids))
         self.start_s[ids] = start
         self.episode_length_buf[ids] = 0
-        d.times_s = self.start_s + self.episode_length_buf * self.control_dt
+        d.times_s = self._clip_times()
         # Only the restarted envs' reference changes; the others keep this step's.
         d.ref = d.ref.with_rows(ids, self.motion.state(self.clip_ids[ids], d.times_s[ids]))
-        d.far_distance_m = self.curriculum.far_distance_m
         ref = d.ref
         r = self.cfg.randomization
         self.dr.reset(ids, randomize=r.enabled, delay_only=not r.enabled)

@@ -94,3 +94,18 @@ def yaw_quat(q: Tensor) -> Tensor:
     zero = torch.zeros_like(yaw)
     half = 0.5 * yaw
     return torch.stack((torch.cos(half), zero, zero, torch.sin(half)), dim=-1)
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation of unit quaternions ``(..., 4)`` by ``t`` (broadcast)."""
+    dot = (a * b).sum(-1, keepdim=True)
+    b = torch.where(dot < 0, -b, b)
+    dot = dot.abs().clamp(max=1.0)
+    theta = torch.acos(dot)
+    sin = torch.sin(theta)
+    small = sin < 1e-6
+    s = sin.clamp_min(1e-6)
+    wa = torch.where(small, 1 - t, torch.sin((1 - t) * theta) / s)
+    wb = torch.where(small, t, torch.sin(t * theta) / s)
+    out = wa * a + wb * b
+    return out / torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min(1e-12)

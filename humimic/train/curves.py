@@ -79,13 +79,18 @@ def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
 
 
 def first_and_last(run_dir: Path, tag: str, fraction: float = 0.1) -> tuple[float, float]:
+    """Mean of a run's series ``tag`` over its first and last ``fraction`` of iterations
+    (see :func:`window_means`)."""
+    return window_means(read_scalars(run_dir)[tag][1], fraction)
+
+
+def window_means(values: np.ndarray, fraction: float = 0.1) -> tuple[float, float]:
     """Mean of a series over its first and last ``fraction`` of iterations.
 
     The first window starts after the first iterations' episodes have turned over once
     (skipping ``fraction / 2`` of the run, at least one point): the episodes that end in
     the very first iteration are only the short ones, a biased sample.
     """
-    _, values = read_scalars(run_dir)[tag]
     window = max(int(values.size * fraction), 1)
     skip = min(max(window // 2, 1), max(values.size - window, 0))
     return float(values[skip : skip + window].mean()), float(values[-window:].mean())

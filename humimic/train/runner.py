@@ -233,9 +233,12 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def make_run_dir(cfg: TrainCfg) -> Path:
-    """``runner.run_dir`` or ``<out_dir>/<experiment>/<UTC timestamp>``."""
+    """``runner.run_dir``, else the folder of ``runner.resume`` (a resumed run continues in
+    place), else ``<out_dir>/<experiment>/<UTC timestamp>``."""
     if cfg.runner.run_dir:
         return Path(cfg.runner.run_dir)
+    if cfg.runner.resume:
+        return Path(cfg.runner.resume).parent
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path(cfg.runner.out_dir) / cfg.runner.experiment / stamp
 
@@ -301,8 +304,6 @@ def train(cfg: TrainCfg) -> Path:
         ConfigError: Invalid config, found before any simulation.
     """
     run_dir = make_run_dir(cfg)
-    if cfg.runner.resume and not cfg.runner.run_dir:
-        run_dir = Path(cfg.runner.resume).parent
     cfg = replace(cfg, runner=replace(cfg.runner, run_dir=str(run_dir)))
     runner = build_runner(cfg, run_dir)
     if runner.is_main:

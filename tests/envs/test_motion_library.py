@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from humimic.envs.motion_library import MotionLibrary, load_clips, slerp
+from humimic.envs.motion_library import MotionLibrary, load_clips
 from humimic.envs.synthetic import arm_wave_clip
 from humimic.errors import ConfigError
+from humimic.geometry.quat_torch import slerp
 from humimic.motion.clip import save_clip
 
 
