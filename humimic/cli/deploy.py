@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from humimic.deploy.dds.channel import DdsNode, check_interface
-    from humimic.deploy.policy import OnnxController
+    from humimic.deploy.policy import OnnxController, check_against_spec
     from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
     from humimic.deploy.safety import SafetyConfig
     from humimic.deploy.unattended import LOOPBACK_INTERFACES, UnattendedOperator
@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         check_gate(args.controller)
     variant = controller.manifest.variant
     spec = load_robot_spec(variant)
+    # The runtime drives motors with the installed spec's slots, gains and default pose:
+    # refuse a controller exported against different ones.
+    check_against_spec(controller.manifest, spec, str(args.controller))
     safety = SafetyConfig(
         joint_vel_limit=np.asarray(spec.velocity_limit, float),
         stale_state_s=args.stale_state_ms / 1000.0,

@@ -73,3 +73,22 @@ def test_deploy_refuses_a_controller_for_another_variant(tmp_path: Path) -> None
     result = deploy(str(controller), "--iface", "lo", "--no-gate")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_controller_with_other_gains_than_the_installed_spec_is_refused() -> None:
+    """``humimic deploy`` drives motors with the installed spec: its gains must be the ones
+    the controller was exported with."""
+    from dataclasses import replace
+
+    import pytest
+
+    from humimic.deploy.policy import check_against_spec, load_manifest
+    from humimic.errors import HumimicError
+    from humimic.robot.spec import load_robot_spec
+
+    manifest = load_manifest(exported())
+    spec = load_robot_spec(manifest.variant)
+    check_against_spec(manifest, spec, "controller")  # as exported: accepted
+    stiffer = replace(manifest, kp=[2.0 * k for k in manifest.kp])
+    with pytest.raises(HumimicError, match="kp differs from the robot spec"):
+        check_against_spec(stiffer, spec, "controller")
