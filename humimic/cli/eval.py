@@ -18,6 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=4, help="episodes (default 4)")
     parser.add_argument("--out", type=Path, help="output folder (default <run>/eval_<ckpt>)")
     parser.add_argument("--no-video", action="store_true", help="skip the MP4")
+    parser.add_argument(
+        "--noise", action="store_true",
+        help="keep the training observation noise on (sensor noise; default off as in PBHC)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -27,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     from humimic.eval.runner import evaluate
 
-    path = evaluate(args.target, args.motion, args.episodes, not args.no_video, args.out)
+    path = evaluate(
+        args.target, args.motion, args.episodes, not args.no_video, args.out, noise=args.noise
+    )
     metrics = json.loads(path.read_text())
     for key in ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "success_rate"):
         if key in metrics:

@@ -13,6 +13,9 @@ from typing import Any
 
 from humimic.errors import ConfigError
 
+ACTION_MODES = ("default", "residual")
+"""Joint-target bases (:attr:`TaskCfg.action_mode`)."""
+
 
 @dataclass
 class ObsTermCfg:
@@ -164,6 +167,10 @@ class TaskCfg:
     robot: str = "g1_23dof_lock_wrist"
     motion: MotionCfg = field(default_factory=MotionCfg)
     action_scale: float = 0.25
+    action_mode: str = "default"
+    """Base of the joint targets ``q* = base + action_scale · a``: ``default`` (the default
+    pose, PBHC) or ``residual`` (the reference joint angles one control step ahead, so the
+    zero action already tracks the reference through the PD loop)."""
     observations: dict[str, ObsGroupCfg] = field(default_factory=dict)
     noise: bool = True
     rewards: dict[str, RewardTermCfg] = field(default_factory=dict)
@@ -190,6 +197,11 @@ class TaskCfg:
                 )
         if self.action_scale <= 0:
             raise ConfigError("task.action_scale must be > 0")
+        if self.action_mode not in ACTION_MODES:
+            raise ConfigError(
+                f"task.action_mode must be one of {', '.join(ACTION_MODES)}, got"
+                f" '{self.action_mode}'"
+            )
 
 
 @dataclass
@@ -202,9 +214,13 @@ class SimCfg:
     decimation: int = 4
     device: str = "cpu"
     torch_threads: int = 1
-    """Torch intra-op threads (0: torch's default). One is fastest on a small shared CPU:
-    more threads oversubscribe the cores that the physics thread pool uses (10x slower
-    PPO updates measured on 2 cores)."""
+    """Torch intra-op threads while collecting (0: torch's default). One is fastest on a
+    small shared CPU: more threads oversubscribe the cores that the physics thread pool uses
+    (10x slower PPO updates measured on 2 cores)."""
+    update_threads: int = 0
+    """Torch threads during the PPO update, when the physics pool is idle (0: the usable
+    cores divided among this machine's training processes). Two threads instead of one
+    made the update 1.6x faster on 2 cores (docs/training.md)."""
     physics_threads: int = 0
     """Threads stepping the ``mujoco`` backend's worlds (0: one per usable core, or the
     cores divided among the training processes of this machine)."""
@@ -220,8 +236,10 @@ class SimCfg:
             raise ConfigError(f"sim.backend must be mujoco or mujoco_warp, got '{self.backend}'")
         if self.num_envs < 1:
             raise ConfigError("sim.num_envs must be >= 1")
-        if self.physics_threads < 0:
-            raise ConfigError("sim.physics_threads must be >= 0 (0: automatic)")
+        if self.physics_threads < 0 or self.update_threads < 0:
+            raise ConfigError(
+                "sim.physics_threads and sim.update_threads must be >= 0 (0: automatic)"
+            )
         if self.decimation < 1 or self.physics_dt <= 0:
             raise ConfigError("sim.decimation must be >= 1 and sim.physics_dt > 0")
 
@@ -267,6 +285,8 @@ class RunnerCfg:
     """Training run bookkeeping."""
 
     iterations: int = 1000
+    time_limit_min: float = 0.0
+    """Stop after this much wall time, min, even before ``iterations`` (0: no limit)."""
     save_interval: int = 100
     experiment: str = "tracking"
     out_dir: str = "runs"

@@ -150,7 +150,8 @@ class TrackingEnv:
     def step(self, actions: Tensor) -> tuple[TensorDict, Tensor, Tensor, dict[str, Any]]:
         """Advance every env by one control step (``decimation`` physics steps).
 
-        Step order: store actions → delay line (DR) → target = default + scale·action →
+        Step order: store actions → delay line (DR) → target = base + scale·action (base: the
+        default pose, or the reference one control step ahead in ``residual`` mode) →
         joint torque bias (DR: fresh RFI sample + episode RAO, if active) →
         ``decimation`` physics steps → count diverged worlds → advance clip time, refresh
         reference/contacts/forces → terminations (failures, clip-end time-outs, NaN worlds)
@@ -165,7 +166,7 @@ class TrackingEnv:
         d = self.d
         d.actions = actions.detach().clamp(-100.0, 100.0)
         applied = self.dr.delayed(d.actions)
-        target = d.default_joint_pos + self.cfg.action_scale * applied
+        target = self._action_base() + self.cfg.action_scale * applied
         if self.dr.torque_noise_active:
             self.backend.set_joint_torque_bias(self.dr.torque_bias())
         self.backend.step(target, self.decimation)
@@ -211,6 +212,13 @@ class TrackingEnv:
         return {name: group.layout() for name, group in self.obs_groups.items()}
 
     # ------------------------------------------------------------------ internals
+    def _action_base(self) -> Tensor:
+        """Joint targets of the zero action, (N, J), rad (see ``TaskCfg.action_mode``)."""
+        d = self.d
+        if self.cfg.action_mode == "residual":
+            return self.motion.state(self.clip_ids, d.times_s + self.control_dt).joint_pos
+        return d.default_joint_pos
+
     def _refresh_ref(self) -> None:
         """Reference of every env at its current clip time."""
         d = self.d

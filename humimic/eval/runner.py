@@ -40,8 +40,11 @@ def resolve_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, Path]:
     return path, max(found)[1]
 
 
-def eval_config(cfg: TrainCfg, motion: str | Path | None, episodes: int) -> TrainCfg:
-    """The training config turned into the evaluation protocol (module docstring)."""
+def eval_config(
+    cfg: TrainCfg, motion: str | Path | None, episodes: int, noise: bool = False
+) -> TrainCfg:
+    """The training config turned into the evaluation protocol (module docstring);
+    ``noise`` keeps the training observation noise on (the robot's sensors are noisy too)."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     task = cfg.task
@@ -52,7 +55,7 @@ def eval_config(cfg: TrainCfg, motion: str | Path | None, episodes: int) -> Trai
     task = replace(
         task,
         motion=replace(task.motion, files=files, random_start=False, adaptive_sampling=False),
-        noise=False,
+        noise=noise,
         terminations=terms,
         randomization=replace(task.randomization, enabled=False, pushes=False),
     )
@@ -65,6 +68,7 @@ def evaluate(
     episodes: int = 4,
     video: bool = True,
     out_dir: str | Path | None = None,
+    noise: bool = False,
 ) -> Path:
     """Roll out the policy deterministically and write ``metrics.json`` (+ PNGs, MP4).
 
@@ -74,6 +78,7 @@ def evaluate(
         episodes: Parallel episodes (they differ only by the drawn control delay).
         video: Also render ``tracking.mp4`` of episode 0 with the reference as a ghost.
         out_dir: Output folder (default ``<run>/eval_<checkpoint stem>``).
+        noise: Observation noise of training on (default off, PBHC's protocol).
 
     Returns:
         Path of ``metrics.json``.
@@ -82,7 +87,7 @@ def evaluate(
     from humimic.train.runner import build_runner, load_run_config
 
     run_dir, ckpt = resolve_checkpoint(run_or_checkpoint)
-    cfg = eval_config(load_run_config(run_dir), motion, episodes)
+    cfg = eval_config(load_run_config(run_dir), motion, episodes, noise)
     cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
     out = Path(out_dir) if out_dir is not None else run_dir / f"eval_{ckpt.stem}"
     runner = build_runner(cfg, None)
@@ -97,6 +102,7 @@ def evaluate(
     metrics["checkpoint"] = str(ckpt)
     metrics["motion"] = str(cfg.task.motion.files[0])
     metrics["sigma"] = env.sigma.sigma
+    metrics["observation_noise"] = noise
     plots = plot_errors(metrics, out, stem="tracking")
     metrics["plots"] = [p.name for p in plots]
     if video:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import time
 from dataclasses import dataclass, replace
@@ -125,8 +126,12 @@ class TrackingRunner(OnPolicyRunner):
         return Path(self.logger.log_dir or ".") / f"model_{self.current_learning_iteration}.pt"
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False,
-              progress: bool = True) -> None:  # fmt: skip
-        """Collect, update and log ``num_learning_iterations`` times; Ctrl-C saves first."""
+              progress: bool = True, time_limit_s: float = 0.0) -> None:  # fmt: skip
+        """Collect, update and log ``num_learning_iterations`` times; Ctrl-C saves first.
+
+        ``time_limit_s`` > 0 ends the loop after the first iteration that reaches it.
+        """
+        t_end = time.monotonic() + time_limit_s if time_limit_s > 0 else math.inf
         obs = self.env.get_observations().to(self.device)
         self.alg.train_mode()
         if self.is_distributed:  # every rank starts from rank 0's weights
@@ -144,6 +149,8 @@ class TrackingRunner(OnPolicyRunner):
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"{self._steps_per_s:.0f} steps/s", refresh=False)
+                if time.monotonic() >= t_end:
+                    break
         except KeyboardInterrupt:
             self.save(str(self.checkpoint_path()))
             raise
@@ -165,7 +172,12 @@ class TrackingRunner(OnPolicyRunner):
             collect = time.time() - t0
             self.alg.compute_returns(obs)
         t1 = time.time()
-        loss = self.alg.update()
+        collect_threads = torch.get_num_threads()
+        torch.set_num_threads(self.update_threads)  # the physics pool is idle meanwhile
+        try:
+            loss = self.alg.update()
+        finally:
+            torch.set_num_threads(collect_threads)
         learn = time.time() - t1
         steps = self.cfg["num_steps_per_env"] * self.env.num_envs
         self._steps_per_s = steps / max(collect + learn, 1e-9)
@@ -179,6 +191,8 @@ class TrackingRunner(OnPolicyRunner):
         return obs
 
     _steps_per_s = 0.0
+    update_threads = 1
+    """Torch threads of the PPO update (set by :func:`build_runner`)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +236,15 @@ def share_machine(sim: SimCfg, world: World) -> SimCfg:
         cores = len(os.sched_getaffinity(0))
         return replace(sim, physics_threads=max(1, cores // max(local, 1)))
     return sim
+
+
+def update_threads(sim: SimCfg, world: World) -> int:
+    """Torch threads for the PPO update: ``sim.update_threads``, or the usable cores
+    divided among the training processes of this machine."""
+    if sim.update_threads > 0:
+        return sim.update_threads
+    local = int(os.getenv("LOCAL_WORLD_SIZE", str(world.size)))
+    return max(1, len(os.sched_getaffinity(0)) // max(local, 1))
 
 
 def _progress(total: int, enabled: bool) -> Any:
@@ -283,6 +306,7 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     log_dir = str(run_dir) if run_dir and world.rank == 0 else None
     with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl prints the networks
         runner = TrackingRunner(env, train_cfg, log_dir, sim.device)
+    runner.update_threads = update_threads(sim, world)
     # Record the humimic checkout's git state in the run folder, not rsl-rl's.
     runner.logger.git_status_repos = [str(Path(__file__).resolve())]
     if resume is not None:
@@ -315,7 +339,10 @@ def train(cfg: TrainCfg) -> Path:
         if runner.is_distributed:
             print(f"{runner.gpu_world_size} processes x {cfg.sim.num_envs} worlds")
     try:
-        runner.learn(cfg.runner.iterations, progress=cfg.runner.progress)
+        runner.learn(
+            cfg.runner.iterations, progress=cfg.runner.progress,
+            time_limit_s=60.0 * cfg.runner.time_limit_min,
+        )  # fmt: skip
     finally:
         runner.env.close()
         if runner.is_distributed:

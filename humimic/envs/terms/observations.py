@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from humimic.envs.motion_library import RefState
 from humimic.envs.registry import register
 from humimic.envs.step_data import StepData
 from humimic.geometry import quat_torch
@@ -100,3 +101,35 @@ def ref_future(d: StepData, steps: int = 5) -> Tensor:
         grav = quat_torch.projected_gravity_b(ref.root_quat_w)
         parts += [ref.joint_pos, rel, grav]
     return torch.cat(parts, dim=1)
+
+
+def _ref_ahead(d: StepData, ahead_steps: int) -> RefState:
+    """The reference ``ahead_steps`` control periods after the current clip time."""
+    assert d.motion is not None and d.clip_ids is not None and d.times_s is not None
+    return d.motion.state(d.clip_ids, d.times_s + ahead_steps * d.control_dt)
+
+
+@register("observation")
+def ref_joint_pos(d: StepData, ahead_steps: int = 1) -> Tensor:
+    """Reference joint angles minus the default pose, ``ahead_steps`` ahead, (N, J), rad.
+
+    One step ahead is the pose the next action drives towards (the residual action base);
+    the clip travels with the controller, so deploy builds this from the clip clock alone.
+    """
+    return _ref_ahead(d, ahead_steps).joint_pos - d.default_joint_pos
+
+
+@register("observation")
+def ref_joint_vel(d: StepData, ahead_steps: int = 1) -> Tensor:
+    """Reference joint velocities ``ahead_steps`` ahead, (N, J), rad/s."""
+    return _ref_ahead(d, ahead_steps).joint_vel
+
+
+@register("observation")
+def ref_projected_gravity(d: StepData, ahead_steps: int = 1) -> Tensor:
+    """Gravity direction in the reference root frame ``ahead_steps`` ahead, (N, 3).
+
+    Heading-free, so the robot compares it with its own projected gravity (IMU) without a
+    world position or yaw estimate.
+    """
+    return quat_torch.projected_gravity_b(_ref_ahead(d, ahead_steps).root_quat_w)
