@@ -14,6 +14,10 @@ Deployable terms (the training term functions of the same name):
 * ``dof_vel``: joint velocities, rad/s.
 * ``projected_gravity``: ``(0, 0, −1)`` in the pelvis frame, from the IMU quaternion (wxyz).
 * ``ref_motion_phase``: ``clamp(t / duration, 0, 1)`` with ``t`` the clip clock.
+* ``ref_joint_pos`` / ``ref_joint_vel`` / ``ref_projected_gravity``: the controller's
+  reference clip (:class:`~humimic.deploy.reference.ReferenceTrack`) at
+  ``t + ahead_steps · control_dt``: joint angles minus the default pose (rad), joint
+  velocities (rad/s), gravity in the reference root frame.
 
 Terms that need the robot's world position (e.g. ``ref_future``) are refused: the G1 has no
 state estimator here.
@@ -25,6 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from humimic.deploy.reference import ReferenceTrack
 from humimic.deploy.safety import RobotState
 from humimic.errors import ConfigError
 from humimic.export.manifest import ControllerManifest
@@ -32,30 +37,50 @@ from humimic.geometry import quat_np
 
 _DOWN = np.array([0.0, 0.0, -1.0])
 
-TermFn = Callable[[RobotState, np.ndarray, float], np.ndarray]
+TermFn = Callable[[RobotState, np.ndarray, float, float], np.ndarray]
+"""(state, last action, phase, clip time s) -> term values."""
+
+REFERENCE_TERMS = ("ref_joint_pos", "ref_joint_vel", "ref_projected_gravity")
+"""Terms read from the reference clip (need a :class:`ReferenceTrack`)."""
 
 
-def _projected_gravity(s: RobotState, _a: np.ndarray, _p: float) -> np.ndarray:
-    q = quat_np.normalize(s.quat_wxyz)
+def _gravity_b(quat_wxyz: np.ndarray) -> np.ndarray:
+    q = quat_np.normalize(quat_wxyz)
     return quat_np.rotate(quat_np.conjugate(q), _DOWN)
 
 
-def _term_fns(default_pos: np.ndarray) -> dict[str, TermFn]:
-    return {
-        "actions": lambda s, a, p: a,
-        "base_ang_vel": lambda s, a, p: np.asarray(s.gyro_b, np.float64),
-        "dof_pos": lambda s, a, p: np.asarray(s.joint_pos, np.float64) - default_pos,
-        "dof_vel": lambda s, a, p: np.asarray(s.joint_vel, np.float64),
-        "projected_gravity": _projected_gravity,
-        "ref_motion_phase": lambda s, a, p: np.array([p]),
+def _term_fns(
+    default_pos: np.ndarray, reference: ReferenceTrack | None, control_dt: float
+) -> dict[str, Callable[..., TermFn]]:
+    """Term name -> factory taking the term's params and returning its function."""
+
+    def ahead(fn: Callable[[float], np.ndarray]) -> Callable[..., TermFn]:
+        def make(ahead_steps: int = 1) -> TermFn:
+            return lambda s, a, p, t: fn(t + ahead_steps * control_dt)
+
+        return make
+
+    fns: dict[str, Callable[..., TermFn]] = {
+        "actions": lambda: lambda s, a, p, t: a,
+        "base_ang_vel": lambda: lambda s, a, p, t: np.asarray(s.gyro_b, np.float64),
+        "dof_pos": lambda: lambda s, a, p, t: np.asarray(s.joint_pos, np.float64) - default_pos,
+        "dof_vel": lambda: lambda s, a, p, t: np.asarray(s.joint_vel, np.float64),
+        "projected_gravity": lambda: lambda s, a, p, t: _gravity_b(s.quat_wxyz),
+        "ref_motion_phase": lambda: lambda s, a, p, t: np.array([p]),
     }
+    if reference is not None:
+        fns["ref_joint_pos"] = ahead(lambda t: reference.joint_pos_at(t) - default_pos)
+        fns["ref_joint_vel"] = ahead(reference.joint_vel_at)
+        fns["ref_projected_gravity"] = ahead(lambda t: _gravity_b(reference.root_quat_at(t)))
+    return fns
 
 
 def expected_sizes(num_joints: int) -> dict[str, int]:
     """Width of each deployable term for ``num_joints`` joints."""
     j = num_joints
     return {"actions": j, "base_ang_vel": 3, "dof_pos": j, "dof_vel": j,
-            "projected_gravity": 3, "ref_motion_phase": 1}  # fmt: skip
+            "projected_gravity": 3, "ref_motion_phase": 1, "ref_joint_pos": j,
+            "ref_joint_vel": j, "ref_projected_gravity": 3}  # fmt: skip
 
 
 class ObservationBuilder:
@@ -63,16 +88,25 @@ class ObservationBuilder:
 
     Args:
         manifest: The controller manifest (observation layout, default pose).
+        reference: The controller's reference clip; needed by the ``ref_*`` clip terms.
 
     Raises:
-        ConfigError: A term is not deployable or its size does not match the robot.
+        ConfigError: A term is not deployable, needs a reference that is not given, or its
+            size does not match the robot.
     """
 
-    def __init__(self, manifest: ControllerManifest) -> None:
+    def __init__(
+        self, manifest: ControllerManifest, reference: ReferenceTrack | None = None
+    ) -> None:
         obs = manifest.observation
         default = np.asarray(manifest.default_joint_pos, np.float64)
-        fns, sizes = _term_fns(default), expected_sizes(manifest.num_joints)
+        fns = _term_fns(default, reference, float(manifest.control_dt))
+        sizes = expected_sizes(manifest.num_joints)
         for t in obs.terms:
+            if t.fn in REFERENCE_TERMS and reference is None:
+                raise ConfigError(
+                    f"controller observation term '{t.name}' ({t.fn}) needs the reference clip"
+                )
             if t.fn not in fns:
                 raise ConfigError(
                     f"controller observation term '{t.name}' ({t.fn}) cannot be built on the"
@@ -85,7 +119,10 @@ class ObservationBuilder:
                 )
         self.dim = obs.dim
         self.clip = float(obs.clip)
-        self._fns = [fns[t.fn] for t in obs.terms]
+        try:
+            self._fns = [fns[t.fn](**t.params) for t in obs.terms]
+        except TypeError as err:
+            raise ConfigError(f"controller observation term parameters: {err}") from None
         self._scale = np.concatenate([np.full(t.size, t.scale) for t in obs.terms])
         spans, start = {}, 0
         for t in obs.terms:
@@ -103,19 +140,22 @@ class ObservationBuilder:
         """Zero the history (start of an episode)."""
         self.history[:] = 0.0
 
-    def build(self, state: RobotState, last_action: np.ndarray, phase: float) -> np.ndarray:
+    def build(
+        self, state: RobotState, last_action: np.ndarray, phase: float, time_s: float = 0.0
+    ) -> np.ndarray:
         """The observation for this step; then pushes this step into the history.
 
         Args:
             state: Robot state (policy joint order, pelvis IMU).
             last_action: (J,) previous policy output (zeros right after a reset).
             phase: Clip phase in [0, 1].
+            time_s: Clip time of this step, s (the reference terms read the clip there).
 
         Returns:
             (D,) float32 observation.
         """
         action = np.asarray(last_action, np.float64)
-        current = np.concatenate([fn(state, action, phase) for fn in self._fns])
+        current = np.concatenate([fn(state, action, phase, time_s) for fn in self._fns])
         if current.shape[0] != self._width:
             raise ConfigError(
                 f"robot state gives {current.shape[0]} observation values, expected {self._width}"

@@ -7,8 +7,9 @@ output widths match the manifest, and the network reproduces the export's record
 (``parity.npz``, when present). Any problem is a :class:`~humimic.errors.HumimicError`.
 
 Each :meth:`OnnxController.step` builds the observation, runs the network (one thread),
-clips the action to ``±action_clip`` and returns ``default + action_scale · action`` in policy
-joint order. The clip clock advances one control period per step; after
+clips the action to ``±action_clip`` and returns ``base + action_scale · action`` in policy
+joint order, with ``base`` the default pose or, for a ``residual`` controller, the reference
+clip's joint angles one control step ahead (as in training). The clip clock advances one control period per step; after
 ``round(duration / control_dt)`` steps the clip has ended: :attr:`finished` becomes true and
 ``step`` returns None (the safety machine then blends back to the default pose).
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from humimic.deploy.observations import ObservationBuilder
+from humimic.deploy.observations import REFERENCE_TERMS, ObservationBuilder
+from humimic.deploy.reference import ReferenceTrack
 from humimic.deploy.safety import RobotState
 from humimic.errors import HumimicError, InputFileError
 from humimic.export.manifest import METADATA_KEY, ControllerManifest
@@ -88,7 +90,8 @@ class OnnxController:
         if variant is not None:
             check_against_spec(m, load_robot_spec(variant), str(self.dir))
         self._session = self._open_session()
-        self.builder = ObservationBuilder(m)
+        self.reference = self._load_reference()
+        self.builder = ObservationBuilder(m, self.reference)
         self.default_pos = np.asarray(m.default_joint_pos, np.float64)
         self.scale, self.action_clip = float(m.action_scale), float(m.action_clip)
         self.control_dt = float(m.control_dt)
@@ -131,6 +134,16 @@ class OnnxController:
             )  # fmt: skip
         return session
 
+    def _load_reference(self) -> ReferenceTrack | None:
+        """The reference clip, when the observation or the action base reads it."""
+        m = self.manifest
+        needed = m.action_mode == "residual" or any(
+            t.fn in REFERENCE_TERMS for t in m.observation.terms
+        )
+        if not needed:
+            return None
+        return ReferenceTrack.load(self.dir / m.reference.arrays_file, list(m.joint_names))
+
     def _verify_parity(self) -> None:
         path = self.dir / PARITY_FILE
         try:
@@ -165,9 +178,16 @@ class OnnxController:
         if self.steps >= self.num_steps:
             self.finished = True
             return None
-        self.last_obs = self.builder.build(state, self.last_action, self.phase())
+        time_s = self.steps * self.control_dt
+        self.last_obs = self.builder.build(state, self.last_action, self.phase(), time_s)
         action = self.infer(self.last_obs)[0].astype(np.float64)
         action = np.clip(action, -self.action_clip, self.action_clip)
         self.last_action = action
         self.steps += 1
-        return self.default_pos + self.scale * action
+        return self.action_base(time_s) + self.scale * action
+
+    def action_base(self, time_s: float) -> np.ndarray:
+        """(J,) joint targets of the zero action at clip time ``time_s``, rad."""
+        if self.reference is None or self.manifest.action_mode != "residual":
+            return self.default_pos
+        return self.reference.joint_pos_at(time_s + self.control_dt)

@@ -127,8 +127,8 @@ class ControllerManifest:
 
     Per-joint lists have length ``J`` and follow ``joint_names`` (the policy order, which
     is Unitree motor order restricted to the variant); ``motor_index[j]`` is the SDK motor
-    slot of policy joint ``j``. Joint targets are ``default_joint_pos + action_scale · a``
-    with ``a`` clipped to ``±action_clip``; torques ``kp·(q* − q) − kd·q̇`` clipped to
+    slot of policy joint ``j``. Joint targets are ``base + action_scale · a`` with ``a``
+    clipped to ``±action_clip`` and ``base`` set by :attr:`action_mode`; torques ``kp·(q* − q) − kd·q̇`` clipped to
     ``±effort_limit``.
     """
 
@@ -155,6 +155,9 @@ class ControllerManifest:
     train_config: dict[str, Any] = field(default_factory=dict)
     checkpoint: dict[str, Any] = field(default_factory=dict)
     code_version: dict[str, str] = field(default_factory=dict)
+    action_mode: str = "default"
+    """Base of the joint targets: ``default`` (``default_joint_pos``) or ``residual`` (the
+    reference clip's joint angles one control step ahead of the clip clock)."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -234,6 +237,8 @@ def validate_manifest(m: ControllerManifest, where: str = "controller manifest")
             raise bad(name, "must be positive")
     if any(v < 0 for v in m.kd):
         raise bad("kd", "must be non-negative")
+    if m.action_mode not in ("default", "residual"):
+        raise bad("action_mode", f"must be 'default' or 'residual', got {m.action_mode!r}")
     for name in ("action_scale", "action_clip", "control_dt", "physics_dt"):
         value = getattr(m, name)
         if not _is_number(value) or value <= 0:

@@ -140,6 +140,7 @@ def build_manifest(
         motor_index=[int(i) for i in spec.motor_index],
         default_joint_pos=_floats(spec.default_joint_pos),
         action_scale=float(cfg.task.action_scale), action_clip=100.0,
+        action_mode=str(cfg.task.action_mode),
         kp=_floats(spec.kp), kd=_floats(spec.kd), effort_limit=_floats(spec.effort_limit),
         velocity_limit=_floats(spec.velocity_limit),
         locked_motors=[LockedMotorSpec(m.name, int(m.motor_index), float(m.kp), float(m.kd),

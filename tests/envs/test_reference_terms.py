@@ -1,0 +1,112 @@
+"""Reference-conditioned observation terms and the residual action base, torch and deploy.
+
+The clip is an arm wave whose shoulder pitch is ``default + A·sin(2πt/P)`` (hand formula),
+so every expected value is computed from that formula, not from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from humimic.deploy.reference import ReferenceTrack
+from humimic.envs.motion_library import MotionLibrary
+from humimic.envs.step_data import ContactState, StepData
+from humimic.envs.synthetic import arm_wave_clip
+from humimic.envs.terms import observations as obs
+from humimic.geometry import quat_np
+from humimic.motion.clip import save_clip
+from humimic.robot.spec import load_robot_spec
+from humimic.sim.backend import SimState
+
+AMP, PERIOD, FPS, DT = 0.4, 2.0, 50.0, 0.02
+SPEC = load_robot_spec("g1_23dof_lock_wrist")
+SHOULDERS = [j for j, n in enumerate(SPEC.joint_names) if "shoulder_pitch" in n]
+
+
+def wave(t: float) -> float:
+    """Shoulder-pitch offset from the default pose at clip time t, rad."""
+    return AMP * math.sin(2 * math.pi * t / PERIOD)
+
+
+@pytest.fixture(scope="module")
+def clip():  # noqa: ANN201 (RobotClip)
+    return arm_wave_clip(seconds=2.0, fps=FPS, amplitude_rad=AMP, period_s=PERIOD)
+
+
+def step_data(clip, times: list[float]) -> StepData:  # noqa: ANN001
+    n, j = len(times), SPEC.num_joints
+    lib = MotionLibrary([clip], list(SPEC.joint_names), list(clip.body_names[:2]))
+    ids = torch.zeros(n, dtype=torch.long)
+    t = torch.tensor(times)
+    return StepData(
+        robot=SimState.zeros(n, j, 2, "cpu"), ref=lib.state(ids, t), actions=torch.zeros(n, j),
+        prev_actions=torch.zeros(n, j),
+        default_joint_pos=torch.tensor(SPEC.default_joint_pos, dtype=torch.float32),
+        joint_pos_limits=torch.zeros(j, 2), joint_vel_limits=torch.ones(j),
+        effort_limits=torch.ones(j), groups={}, feet=ContactState.zeros(n, torch.device("cpu")),
+        control_dt=DT, motion=lib, clip_ids=ids, times_s=t,
+    )  # fmt: skip
+
+
+def test_ref_joint_pos_is_the_wave_one_step_ahead(clip) -> None:  # noqa: ANN001
+    d = step_data(clip, [0.0, 0.3, 0.51])
+    got = obs.ref_joint_pos(d)
+    for row, t in enumerate([0.0, 0.3, 0.51]):
+        for j in SHOULDERS:
+            # 0.51 + 0.02 = 0.53 s falls on frame 26.5: linear blend of frames 26 and 27
+            f = (t + DT) * FPS
+            lo, hi = math.floor(f + 1e-9), math.floor(f + 1e-9) + 1
+            a = f - lo
+            expect = (1 - a) * wave(lo / FPS) + a * wave(hi / FPS)
+            assert got[row, j].item() == pytest.approx(expect, abs=1e-5)
+    others = [j for j in range(SPEC.num_joints) if j not in SHOULDERS]
+    assert got[:, others].abs().max().item() < 1e-6  # default pose elsewhere
+    two_ahead = obs.ref_joint_pos(d, ahead_steps=2)
+    assert two_ahead[1, SHOULDERS[0]].item() == pytest.approx(wave(0.34), abs=1e-5)
+
+
+def test_ref_joint_vel_and_gravity(clip) -> None:  # noqa: ANN001
+    d = step_data(clip, [0.5])
+    vel = obs.ref_joint_vel(d)[0, SHOULDERS[0]].item()
+    # d/dt A sin(2πt/P) at t = 0.52 s; the clip differentiates frames, so allow its error
+    analytic = AMP * 2 * math.pi / PERIOD * math.cos(2 * math.pi * 0.52 / PERIOD)
+    assert vel == pytest.approx(analytic, abs=0.02)
+    grav = obs.ref_projected_gravity(d)[0]
+    np.testing.assert_allclose(grav.numpy(), [0.0, 0.0, -1.0], atol=1e-6)  # root upright
+
+
+def test_deploy_track_matches_the_training_library(clip, tmp_path) -> None:  # noqa: ANN001
+    path = save_clip(clip, tmp_path / "reference.npz")
+    track = ReferenceTrack.load(path, list(SPEC.joint_names))
+    times = [0.0, 0.3, 0.51, 1.999, 5.0]  # 5 s is past the end: clamped to the last frame
+    d = step_data(clip, times)
+    default = np.asarray(SPEC.default_joint_pos)
+    for row, t in enumerate(times):
+        ours = track.joint_pos_at(t + DT) - default
+        np.testing.assert_allclose(ours, obs.ref_joint_pos(d)[row].numpy(), atol=1e-6)
+        ours_vel = track.joint_vel_at(t + DT)
+        np.testing.assert_allclose(ours_vel, obs.ref_joint_vel(d)[row].numpy(), atol=1e-5)
+    assert track.joint_pos_at(5.0)[SHOULDERS[0]] - default[SHOULDERS[0]] == pytest.approx(
+        wave(2.0), abs=1e-6
+    )
+
+
+def test_deploy_track_slerps_the_root() -> None:
+    yaw90 = quat_np.from_axis_angle([0.0, 0.0, 1.0], math.pi / 2)
+    quats = np.stack([[1.0, 0.0, 0.0, 0.0], yaw90])
+    track = ReferenceTrack(np.zeros((2, 1)), np.zeros((2, 1)), quats, fps=10.0)
+    half = track.root_quat_at(0.05)  # halfway between the frames: 45 degrees about z
+    expect = [math.cos(math.pi / 8), 0.0, 0.0, math.sin(math.pi / 8)]
+    np.testing.assert_allclose(half, expect, atol=1e-9)
+
+
+def test_deploy_track_refuses_a_clip_without_the_joint(clip, tmp_path) -> None:  # noqa: ANN001
+    from humimic.errors import InputFileError
+
+    path = save_clip(clip, tmp_path / "reference.npz")
+    with pytest.raises(InputFileError, match="lacks joints"):
+        ReferenceTrack.load(path, ["no_such_joint"])
