@@ -9,9 +9,10 @@ output widths match the manifest, and the network reproduces the export's record
 Each :meth:`OnnxController.step` builds the observation, runs the network (one thread),
 clips the action to ``±action_clip`` and returns ``base + action_scale · action`` in policy
 joint order, with ``base`` the default pose or, for a ``residual`` controller, the reference
-clip's joint angles one control step ahead (as in training). The clip clock advances one control period per step; after
-``round(duration / control_dt)`` steps the clip has ended: :attr:`finished` becomes true and
-``step`` returns None (the safety machine then blends back to the default pose).
+clip's joint angles one control step ahead (as in training). The clip clock advances one
+control period per step; after ``round(duration / control_dt)`` steps the clip has ended:
+:attr:`finished` becomes true and ``step`` returns None (the safety machine then blends
+back to the default pose).
 """
 
 from __future__ import annotations

@@ -128,8 +128,8 @@ class ControllerManifest:
     Per-joint lists have length ``J`` and follow ``joint_names`` (the policy order, which
     is Unitree motor order restricted to the variant); ``motor_index[j]`` is the SDK motor
     slot of policy joint ``j``. Joint targets are ``base + action_scale · a`` with ``a``
-    clipped to ``±action_clip`` and ``base`` set by :attr:`action_mode`; torques ``kp·(q* − q) − kd·q̇`` clipped to
-    ``±effort_limit``.
+    clipped to ``±action_clip`` and ``base`` set by :attr:`action_mode`; torques
+    ``kp·(q* − q) − kd·q̇`` clipped to ``±effort_limit``.
     """
 
     robot: str

@@ -33,11 +33,11 @@ def wave(t: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def clip():  # noqa: ANN201 (RobotClip)
+def clip():
     return arm_wave_clip(seconds=2.0, fps=FPS, amplitude_rad=AMP, period_s=PERIOD)
 
 
-def step_data(clip, times: list[float]) -> StepData:  # noqa: ANN001
+def step_data(clip, times: list[float]) -> StepData:
     n, j = len(times), SPEC.num_joints
     lib = MotionLibrary([clip], list(SPEC.joint_names), list(clip.body_names[:2]))
     ids = torch.zeros(n, dtype=torch.long)
@@ -52,7 +52,7 @@ def step_data(clip, times: list[float]) -> StepData:  # noqa: ANN001
     )  # fmt: skip
 
 
-def test_ref_joint_pos_is_the_wave_one_step_ahead(clip) -> None:  # noqa: ANN001
+def test_ref_joint_pos_is_the_wave_one_step_ahead(clip) -> None:
     d = step_data(clip, [0.0, 0.3, 0.51])
     got = obs.ref_joint_pos(d)
     for row, t in enumerate([0.0, 0.3, 0.51]):
@@ -69,7 +69,7 @@ def test_ref_joint_pos_is_the_wave_one_step_ahead(clip) -> None:  # noqa: ANN001
     assert two_ahead[1, SHOULDERS[0]].item() == pytest.approx(wave(0.34), abs=1e-5)
 
 
-def test_ref_joint_vel_and_gravity(clip) -> None:  # noqa: ANN001
+def test_ref_joint_vel_and_gravity(clip) -> None:
     d = step_data(clip, [0.5])
     vel = obs.ref_joint_vel(d)[0, SHOULDERS[0]].item()
     # d/dt A sin(2πt/P) at t = 0.52 s; the clip differentiates frames, so allow its error
@@ -79,7 +79,7 @@ def test_ref_joint_vel_and_gravity(clip) -> None:  # noqa: ANN001
     np.testing.assert_allclose(grav.numpy(), [0.0, 0.0, -1.0], atol=1e-6)  # root upright
 
 
-def test_deploy_track_matches_the_training_library(clip, tmp_path) -> None:  # noqa: ANN001
+def test_deploy_track_matches_the_training_library(clip, tmp_path) -> None:
     path = save_clip(clip, tmp_path / "reference.npz")
     track = ReferenceTrack.load(path, list(SPEC.joint_names))
     times = [0.0, 0.3, 0.51, 1.999, 5.0]  # 5 s is past the end: clamped to the last frame
@@ -104,7 +104,7 @@ def test_deploy_track_slerps_the_root() -> None:
     np.testing.assert_allclose(half, expect, atol=1e-9)
 
 
-def test_deploy_track_refuses_a_clip_without_the_joint(clip, tmp_path) -> None:  # noqa: ANN001
+def test_deploy_track_refuses_a_clip_without_the_joint(clip, tmp_path) -> None:
     from humimic.errors import InputFileError
 
     path = save_clip(clip, tmp_path / "reference.npz")
