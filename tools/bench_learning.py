@@ -63,7 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sim2sim-episodes", type=int, default=4, help="sim2sim episodes (4)")
     parser.add_argument("--out", type=Path, help="run folder (default: a temporary folder)")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if not args.minutes > 0:
         parser.error(f"--minutes must be > 0, got {args.minutes}")
     if not args.clip.is_file():

@@ -257,6 +257,8 @@ class TrackingEnv:
         steps = self.episode_length_buf[ids].float()
         log = self.rewards.reset(ids, (steps * self.control_dt).clamp_min(self.control_dt))
         log["/Episode/length_steps"] = float(steps.mean())
+        # Reached the clip end without a failure termination (from its random start).
+        log["/Progress/success_rate"] = 1.0 - float(failed[ids].float().mean())
         self.curriculum.update(float(steps.mean()), int(ids.numel()))
         m = self.cfg.motion
         if m.adaptive_sampling:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from humimic.deploy.observations import ObservationBuilder
-from humimic.deploy.policy import load_manifest
+from humimic.deploy.policy import OnnxController, load_manifest
+from humimic.deploy.reference import ReferenceTrack
 from humimic.deploy.safety import RobotState
 from humimic.errors import ConfigError
 from humimic.eval.runner import eval_config
@@ -42,15 +43,17 @@ def test_same_vector_as_training_env(controller: Path) -> None:
     manifest = load_manifest(controller)
     cfg = eval_config(load_run_config(trained_run()), None, 1)
     env = TrackingEnv(cfg.task, replace(cfg.sim, num_envs=1), seed=3)
-    builder = ObservationBuilder(manifest)
+    track = ReferenceTrack.load(controller / manifest.reference.arrays_file, manifest.joint_names)
+    builder = ObservationBuilder(manifest, track)
     gen = torch.Generator().manual_seed(0)
     last_action = np.zeros(manifest.num_joints)
     worst, moved = 0.0, 0.0
     try:
         obs = env.get_observations()["actor"][0].numpy()
         for k in range(40):
-            phase = k * manifest.control_dt / manifest.reference.duration_s
-            ours = builder.build(robot_state(env.d.robot), last_action, phase)
+            time_s = k * manifest.control_dt
+            phase = time_s / manifest.reference.duration_s
+            ours = builder.build(robot_state(env.d.robot), last_action, phase, time_s)
             worst = max(worst, float(np.max(np.abs(ours - obs))))
             action = torch.randn(1, manifest.num_joints, generator=gen) * 0.5
             last_action = action[0].double().numpy()
@@ -60,6 +63,36 @@ def test_same_vector_as_training_env(controller: Path) -> None:
         env.close()
     assert moved > 0.05  # the robot really moved (scaled gyro)
     assert worst <= 1e-6
+
+
+def test_residual_targets_match_training_env(controller: Path) -> None:
+    """The zero-action target of the exported controller is the training env's, every step,
+    and a step's target is that base plus action_scale times the ONNX output."""
+    from humimic.envs.tracking_env import TrackingEnv
+
+    manifest = load_manifest(controller)
+    assert manifest.action_mode == "residual"  # the default preset trains residual actions
+    policy = OnnxController(controller, manifest.variant)
+    cfg = eval_config(load_run_config(trained_run()), None, 1)
+    env = TrackingEnv(cfg.task, replace(cfg.sim, num_envs=1), seed=3)
+    try:
+        spread = 0.0
+        for k in range(30):
+            ours = policy.action_base(k * manifest.control_dt)
+            theirs = env._action_base()[0].double().numpy()
+            np.testing.assert_allclose(ours, theirs, atol=1e-6)
+            spread = max(spread, float(np.abs(ours - policy.default_pos).max()))
+            env.step(torch.zeros(1, manifest.num_joints))
+    finally:
+        env.close()
+    assert spread > 0.1  # the reference really moves away from the default pose
+    state = RobotState(joint_pos=np.asarray(manifest.default_joint_pos), joint_vel=np.zeros(23),
+                       quat_wxyz=np.array([1.0, 0, 0, 0]), gyro_b=np.zeros(3))  # fmt: skip
+    policy.reset(state)
+    target = policy.step(state)
+    action = policy.infer(policy.last_obs)[0].astype(np.float64)
+    expect = policy.action_base(0.0) + manifest.action_scale * action
+    np.testing.assert_allclose(target, expect, atol=1e-9)
 
 
 def simple_builder(history: int = 2) -> ObservationBuilder:

@@ -110,3 +110,21 @@ def test_deploy_track_refuses_a_clip_without_the_joint(clip, tmp_path) -> None:
     path = save_clip(clip, tmp_path / "reference.npz")
     with pytest.raises(InputFileError, match="lacks joints"):
         ReferenceTrack.load(path, ["no_such_joint"])
+
+
+def test_anchored_reference_follows_the_robot_root_and_heading() -> None:
+    """Reference root (1, 0, 0.8) facing +x with a body 0.1 m ahead; the robot root at
+    (0, 2, 0.7) facing +y: the re-based body is at (0, 2.1, 0.8), the root at (0, 2, 0.8)."""
+    from humimic.envs.terms import rewards as rew
+
+    d = step_data(arm_wave_clip(seconds=0.1), [0.0])
+    d.ref.body_pos_w[:] = torch.tensor([[[1.0, 0.0, 0.8], [1.1, 0.0, 0.8]]])
+    d.ref.root_quat_w[:] = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    yaw90 = torch.tensor([math.cos(math.pi / 4), 0.0, 0.0, math.sin(math.pi / 4)])
+    d.robot.root_quat_w[:] = yaw90
+    d.robot.body_pos_w[:] = torch.tensor([[[0.0, 2.0, 0.7], [0.0, 2.1, 0.8]]])
+    got = rew.anchored_ref_body_pos(d)[0]
+    np.testing.assert_allclose(got.numpy(), [[0.0, 2.0, 0.8], [0.0, 2.1, 0.8]], atol=1e-6)
+    # only the root height differs (0.1 m on one of two bodies): mean over 6 values of 0.01
+    assert rew.body_pos_error(d, frame="anchor")[0].item() == pytest.approx(0.01 / 6, abs=1e-7)
+    assert rew.body_pos_error(d, frame="world")[0].item() > 1.0  # world: 2.2 m apart

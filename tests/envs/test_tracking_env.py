@@ -25,8 +25,21 @@ def make_cfg(*overrides: str, num_envs: int = 4) -> TrainCfg:
     return compose("train", [f"sim.num_envs={num_envs}", *overrides])
 
 
+def test_default_actor_sees_the_reference_outside_its_history(clip: RobotClip) -> None:
+    env = TrackingEnv(make_cfg().task, make_cfg().sim, clips=[clip])
+    try:
+        layout = env.obs_layout()["actor"]
+        current = [(s.term, s.stop - s.start) for s in layout if s.history == 0]
+        assert current[-3:] == [("ref_joint_pos", 23), ("ref_joint_vel", 23),
+                                ("ref_projected_gravity", 3)]  # fmt: skip
+        assert env.get_observations()["actor"].shape == (4, 76 + 49 + 4 * 76)
+        assert env.cfg.action_mode == "residual"
+    finally:
+        env.close()
+
+
 def test_actor_obs_is_380_for_23_dof_and_env_runs_without_nan(clip: RobotClip) -> None:
-    cfg = make_cfg()
+    cfg = make_cfg("preset=pbhc")
     env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
     try:
         obs = env.get_observations()
@@ -118,7 +131,8 @@ def test_warp_backend_env_smoke(clip: RobotClip) -> None:
     cfg = make_cfg("sim.backend=mujoco_warp", num_envs=2)
     env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
     try:
-        assert env.get_observations()["actor"].shape == (2, 380)
+        # the default (residual, reference-conditioned) formulation on the Warp backend
+        assert env.get_observations()["actor"].shape == (2, 76 + 49 + 4 * 76)
         for _ in range(5):
             obs, reward, _, _ = env.step(torch.zeros(2, 23))
         assert torch.isfinite(obs["critic"]).all() and torch.isfinite(reward).all()
@@ -133,7 +147,8 @@ def test_reference_conditioned_actor_and_randomisation(clip: RobotClip) -> None:
     cfg.task.observations["actor"].history_length = 1
     env = TrackingEnv(cfg.task, cfg.sim, clips=[clip])
     try:
-        assert env.get_observations()["actor"].shape == (4, 76 + 3 * (23 + 6) + 23)
+        # proprioception + the default reference terms + 3 future frames + one actions frame
+        assert env.get_observations()["actor"].shape == (4, 76 + 49 + 3 * (23 + 6) + 23)
         dr = env.dr
         assert ((dr.friction >= 0.2) & (dr.friction <= 1.2)).all()
         assert ((dr.kp >= 0.9) & (dr.kp <= 1.1)).all() and not torch.all(dr.kp == 1.0)

@@ -44,7 +44,9 @@ def test_manifest_embedded_and_beside(controller: Path) -> None:
     assert json.loads(meta[METADATA_KEY]) == json.loads(beside)
     m = ControllerManifest.from_json(beside)
     assert m.variant == "g1_23dof_lock_wrist" and m.action_scale == 0.25
-    assert m.observation.dim == 380 and m.observation.history_order == "newest_first"
+    # 76 proprioceptive values now + 4 x 76 history + reference joints, velocities, gravity
+    assert m.observation.dim == 76 * 5 + 23 + 23 + 3
+    assert m.observation.history_order == "newest_first" and m.action_mode == "residual"
     assert m.reference.frames == 51 and m.reference.duration_s == pytest.approx(1.0)
     assert m.checkpoint["file"] == "model_1.pt"
     assert m.train_config["task"]["action_scale"] == 0.25
@@ -55,7 +57,7 @@ def test_parity_against_rsl_rl_inference_policy(controller: Path) -> None:
     """onnxruntime vs rsl-rl's own inference path (MLPModel.forward), not the export wrapper."""
     with np.load(controller / "parity.npz") as data:
         obs = data["obs"]
-    assert obs.shape == (50, 380) and float(obs.std(axis=0).max()) > 0.01  # real rollouts
+    assert obs.shape == (50, 429) and float(obs.std(axis=0).max()) > 0.01  # real rollouts
     run, ckpt = resolve_checkpoint(trained_run())
     cfg = load_run_config(run)
     cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)),

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from humimic.envs.registry import register
 from humimic.envs.step_data import StepData
+from humimic.geometry import quat_torch
 
 CONTACT_N = 1.0
 """A foot is in contact above this force, N (PBHC)."""
@@ -31,10 +32,37 @@ def _body_error(d: StepData, field: str, bodies: str) -> Tensor:
     return diff.square().mean(dim=(1, 2))
 
 
+def anchored_ref_body_pos(d: StepData) -> Tensor:
+    """Reference body positions re-based onto the robot's root xy and heading, (N, B, 3), m.
+
+    BeyondMimic's formulation: the reference keeps its own heights and its shape around the
+    root, but its root is moved to the robot's root xy and turned by the heading difference,
+    so a body error measures the pose, not the drift (the root is body 0).
+    """
+    ref_root, robot_root = d.ref.body_pos_w[:, :1], d.robot.body_pos_w[:, :1]
+    turn = quat_torch.yaw_quat(
+        quat_torch.multiply(d.robot.root_quat_w, quat_torch.conjugate(d.ref.root_quat_w))
+    )
+    rel = quat_torch.rotate(turn.unsqueeze(1).expand(-1, d.ref.body_pos_w.shape[1], -1),
+                            d.ref.body_pos_w - ref_root)  # fmt: skip
+    anchor = torch.cat((robot_root[..., :2], ref_root[..., 2:]), dim=-1)
+    return anchor + rel
+
+
 @register("reward")
-def body_pos_error(d: StepData, bodies: str = "all") -> Tensor:
-    """Mean over bodies and xyz of squared position error, m²."""
-    return _body_error(d, "body_pos_w", bodies)
+def body_pos_error(d: StepData, bodies: str = "all", frame: str = "world") -> Tensor:
+    """Mean over bodies and xyz of squared position error, m².
+
+    ``frame="world"`` (PBHC) compares world positions; ``"anchor"`` compares with the
+    reference re-based onto the robot's root xy and heading (:func:`anchored_ref_body_pos`).
+    """
+    if frame == "world":
+        return _body_error(d, "body_pos_w", bodies)
+    if frame != "anchor":
+        raise ValueError(f"frame must be 'world' or 'anchor', got {frame!r}")
+    rows = _rows(d, bodies)
+    diff = anchored_ref_body_pos(d)[:, rows] - d.robot.body_pos_w[:, rows]
+    return diff.square().mean(dim=(1, 2))
 
 
 @register("reward")
