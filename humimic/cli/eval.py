@@ -22,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--noise", action="store_true",
         help="keep the training observation noise on (sensor noise; default off as in PBHC)",
     )  # fmt: skip
+    parser.add_argument(
+        "--randomize", action="store_true",
+        help="keep the training domain randomisation and pushes on (default off)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -32,12 +36,20 @@ def run(args: argparse.Namespace) -> int:
     from humimic.eval.runner import evaluate
 
     path = evaluate(
-        args.target, args.motion, args.episodes, not args.no_video, args.out, noise=args.noise
+        args.target,
+        args.motion,
+        args.episodes,
+        not args.no_video,
+        args.out,
+        noise=args.noise,
+        randomize=args.randomize,
     )
     metrics = json.loads(path.read_text())
     for key in ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "success_rate"):
         if key in metrics:
             unit = metrics.get("units", {}).get(key, "")
             print(f"{key}: {metrics[key]['mean']:.1f} ± {metrics[key]['std']:.1f} {unit}")
+    per = metrics.get("per_episode", {}).get("success", [])
+    print(f"episodes succeeded: {int(sum(per))} of {len(per)}")
     print(f"metrics: {path}")
     return 0

@@ -238,7 +238,8 @@ def compute_metrics(
 
     Returns:
         ``{metric: {"mean", "std"}}`` for every key of :data:`UNITS`, plus ``"units"``,
-        ``"per_joint"`` (name -> mean |error|, 10⁻³ rad), ``"num_episodes"`` and
+        ``"per_joint"`` (name -> mean |error|, 10⁻³ rad), ``"num_episodes"``,
+        ``"per_episode"`` (success, E_mpbpe, E_g_mpbpe, length ratio of each episode) and
         ``"per_frame"`` (see :func:`_per_frame`).
 
     Raises:
@@ -276,6 +277,10 @@ def compute_metrics(
     result["per_joint"] = {name: float(v) for name, v in zip(joint_names, joint_mean)}
     result["units"] = dict(UNITS)
     result["num_episodes"] = num_ep
+    result["per_episode"] = {  # what each episode did, so one bad episode is not averaged away
+        "success": per_ep["success_rate"], "E_mpbpe": per_ep["E_mpbpe"],
+        "E_g_mpbpe": per_ep["E_g_mpbpe"], "length_ratio": per_ep["episode_length_ratio"],
+    }  # fmt: skip
     result["per_frame"] = _per_frame(robot_p, ref_p, robot_q, ref_q, lens, fps, pelvis_index)
     return result
 

@@ -41,10 +41,15 @@ def resolve_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, Path]:
 
 
 def eval_config(
-    cfg: TrainCfg, motion: str | Path | None, episodes: int, noise: bool = False
+    cfg: TrainCfg,
+    motion: str | Path | None,
+    episodes: int,
+    noise: bool = False,
+    randomize: bool = False,
 ) -> TrainCfg:
     """The training config turned into the evaluation protocol (module docstring);
-    ``noise`` keeps the training observation noise on (the robot's sensors are noisy too)."""
+    ``noise`` keeps the training observation noise on (the robot's sensors are noisy too),
+    ``randomize`` the training domain randomisation and pushes."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     task = cfg.task
@@ -57,7 +62,9 @@ def eval_config(
         motion=replace(task.motion, files=files, random_start=False, adaptive_sampling=False),
         noise=noise,
         terminations=terms,
-        randomization=replace(task.randomization, enabled=False, pushes=False),
+        randomization=task.randomization
+        if randomize
+        else replace(task.randomization, enabled=False, pushes=False),
     )
     return replace(cfg, task=task, sim=replace(cfg.sim, num_envs=episodes))
 
@@ -69,6 +76,7 @@ def evaluate(
     video: bool = True,
     out_dir: str | Path | None = None,
     noise: bool = False,
+    randomize: bool = False,
 ) -> Path:
     """Roll out the policy deterministically and write ``metrics.json`` (+ PNGs, MP4).
 
@@ -79,6 +87,7 @@ def evaluate(
         video: Also render ``tracking.mp4`` of episode 0 with the reference as a ghost.
         out_dir: Output folder (default ``<run>/eval_<checkpoint stem>``).
         noise: Observation noise of training on (default off, PBHC's protocol).
+        randomize: Domain randomisation and pushes of training on (default off).
 
     Returns:
         Path of ``metrics.json``.
@@ -87,7 +96,7 @@ def evaluate(
     from humimic.train.runner import build_runner, load_run_config
 
     run_dir, ckpt = resolve_checkpoint(run_or_checkpoint)
-    cfg = eval_config(load_run_config(run_dir), motion, episodes, noise)
+    cfg = eval_config(load_run_config(run_dir), motion, episodes, noise, randomize)
     cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
     out = Path(out_dir) if out_dir is not None else run_dir / f"eval_{ckpt.stem}"
     runner = build_runner(cfg, None)
@@ -103,6 +112,7 @@ def evaluate(
     metrics["motion"] = str(cfg.task.motion.files[0])
     metrics["sigma"] = env.sigma.sigma
     metrics["observation_noise"] = noise
+    metrics["domain_randomization"] = randomize
     plots = plot_errors(metrics, out, stem="tracking")
     metrics["plots"] = [p.name for p in plots]
     if video:

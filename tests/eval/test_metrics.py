@@ -301,3 +301,18 @@ def test_plots_are_written(tmp_path):
         plot_errors({"E_g_mpbpe": {"mean": 1.0, "std": 0.0}}, tmp_path)
     out = compare_runs_plot({"a": m, "b": m}, tmp_path / "compare.png")
     assert imageio.imread(out).shape[1] > 300
+
+
+def test_per_episode_success_and_errors_are_listed() -> None:
+    """Episode 0 tracks exactly; episode 1 drifts 0.6 m sideways on its last frame (beyond the
+    0.5 m failure distance): success [1, 0], E_g_mpbpe [0, 0.6 m / 4 frames = 150 mm]."""
+    from humimic.eval.metrics import compute_metrics
+
+    ref = np.zeros((2, 4, 2, 3))
+    robot = ref.copy()
+    robot[1, 3, :, 1] = 0.6
+    q = np.zeros((2, 4, 1))
+    m = compute_metrics(robot, ref, q, q, 50.0, joint_names=["j"])
+    assert m["per_episode"]["success"] == [1.0, 0.0]
+    np.testing.assert_allclose(m["per_episode"]["E_g_mpbpe"], [0.0, 150.0])
+    np.testing.assert_allclose(m["per_episode"]["E_mpbpe"], [0.0, 0.0])  # pelvis moved too
