@@ -40,6 +40,9 @@ class RetargetCfg:
 
     robot: str = "g1_23dof_lock_wrist"
     """Robot variant the clips are made for."""
+    units: str = "auto"
+    """Length unit of BVH/ASF-AMC input: ``auto`` (from the skeleton's height), ``m``, ``cm``,
+    ``mm``, ``inch`` or ``cmu`` (CMU's 1/0.45 inch)."""
     normalize: NormalizeCfg = field(default_factory=NormalizeCfg)
     filter: FilterCfg = field(default_factory=FilterCfg)
     contact: ContactCfg = field(default_factory=ContactCfg)
