@@ -104,6 +104,7 @@ class ClipMaker:
             asf=options.asf,
             skeleton_map=options.skeleton_map,
             body_models=options.body_models,
+            units=cfg.units,
         )
         frames_in = motion.num_frames
         report: dict[str, Any] = {"source": _source_entry(source, motion)}

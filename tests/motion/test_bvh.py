@@ -11,6 +11,7 @@ from humimic.errors import ConfigError, InputFileError
 from humimic.geometry import quat_np
 from humimic.motion.human import REQUIRED_JOINTS, HumanMotion
 from humimic.motion.io.bvh import read_bvh
+from humimic.motion.io.detect import read_human_motion
 
 # name, parent, offset (z-up, metres, x forward, +y left) of a small standing human.
 HUMAN = [
@@ -195,6 +196,48 @@ def test_up_axis_and_units_are_detected_and_give_the_same_motion(
     assert m.meta["up_axis"] == up and m.meta["unit"] == unit
     assert_same_motion(m, reference)
     assert_same_motion(read_bvh(tmp_path / "m.bvh", up_axis=up, unit_scale=scale), reference)
+
+
+def studio_cm_bvh(stature_scale: float) -> str:
+    """A centimetre rig with translations on every joint and a ~100-unit rest pose.
+
+    The hierarchy OFFSETs describe a figure 0.63x the animated one (rest pose ~100 units
+    tall); the position channels, which replace the offsets, carry the real bone vectors of
+    the small human scaled by ``stature_scale``.
+    """
+    root, angles = human_frames()
+    order = ["Zrotation", "Yrotation", "Xrotation"]
+    rest = [(n, p, np.array(o) * 100.0 * stature_scale * 0.63) for n, p, o in HUMAN]
+    channels = {n: ["Xposition", "Yposition", "Zposition", *order] for n, _, _ in HUMAN}
+    cols = []
+    for k, (_, parent, offset) in enumerate(HUMAN):
+        t = root if parent is None else np.broadcast_to(np.array(offset), root.shape)
+        cols += [t * 100.0 * stature_scale, angles[:, k]]
+    end = np.array([0.0, 0.0, 5.0 * stature_scale])  # End Sites have no channels
+    return bvh_text(rest, channels, np.concatenate(cols, axis=1), end)
+
+
+def test_cm_rig_with_a_100_unit_rest_pose_is_read_as_cm(tmp_path: Path) -> None:
+    # The studio case of issue 12: rest pose ~100 units, animated human 150-175 cm. The rest
+    # pose alone says "2.5 m in inches or 1.0 m in cm"; the animated bones say 1.6 m in cm.
+    reference = read_bvh(write(tmp_path, human_bvh("z", 1.0), "ref.bvh"))
+    path = write(tmp_path, studio_cm_bvh(1.0))
+    m = read_bvh(path)
+    rest_height = 63.0 * (0.95 + 0.55 - 0.01) + 5.0  # head end minus toe, file units
+    assert 95 < rest_height < 105
+    assert m.meta["unit"] == "cm" and m.meta["unit_scale"] == 0.01
+    # ankle-to-head path: 0.42 + 0.42 + |(0, 0.1, -0.05)| + 0.1 + 0.15 + 0.2 + 0.1 m
+    assert m.meta["height_m"] == pytest.approx(1.39 + np.hypot(0.1, 0.05), abs=1e-3)
+    assert_same_motion(m, reference)
+    assert read_bvh(path, units="inch").meta["unit"] == "inch"  # the override wins
+    # the `units` config key reaches the reader through the one entry point
+    assert read_human_motion(path, units="mm").meta["unit_scale"] == 0.001
+    with pytest.raises(ConfigError, match="units"):
+        read_human_motion(path, units="yard")
+    tall = read_bvh(write(tmp_path, studio_cm_bvh(1.3), "tall.bvh"))  # a 2.0 m path
+    assert tall.meta["unit"] == "cm"
+    with pytest.raises(ConfigError, match="units"):
+        read_bvh(path, units="furlong")
 
 
 def test_positions_follow_from_orientations_and_offsets(tmp_path: Path) -> None:

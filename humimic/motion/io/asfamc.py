@@ -32,6 +32,7 @@ from humimic.motion.io.bvh import (
     detect_up_axis,
     forward_kinematics,
     identity_quats,
+    resolve_units,
     y_up_to_z_up,
 )
 from humimic.motion.skeleton_map import detect_canonical_map
@@ -64,6 +65,7 @@ def read_asf_amc(
     *,
     fps: float = 120.0,
     up_axis: str | None = None,
+    units: str = "auto",
 ) -> HumanMotion:
     """Read an AMC motion with its ASF skeleton into a z-up, metre :class:`HumanMotion`.
 
@@ -73,10 +75,12 @@ def read_asf_amc(
             subject number (``07-walk.asf`` or ``07.asf`` for ``07_05-walk.amc``).
         fps: Frame rate in Hz (AMC files do not store it; CMU captures at 120).
         up_axis: ``"y"`` or ``"z"``; detected from the rest pose (CMU is Y-up) if None.
+        units: ``"auto"`` uses the ASF's ``:units length`` (inches per unit, CMU's 0.45);
+            a unit name of :data:`~humimic.motion.io.bvh.UNIT_SCALES` overrides it.
 
     Returns:
         Motion with joints ``root``, every bone, and ``<leaf>_end`` tips; ``meta`` has the
-        unit scale (m per file unit) and up axis.
+        unit, unit scale (m per file unit), height (ankle-to-head-joint path, m) and up axis.
 
     Raises:
         InputFileError: Missing, ambiguous, truncated or corrupt files.
@@ -100,7 +104,10 @@ def read_asf_amc(
     up = up_override or detect_up_axis(rest[0], names, canonical)
     if up == "y":
         pos, quat = y_up_to_z_up(pos, quat)
-    scale = _INCH_M / skel.length_unit
+    unit, scale, height = resolve_units(units, pos, parents, names, canonical, 0.0)
+    if units == "auto":  # the ASF states its unit
+        unit, scale = "asf", _INCH_M / skel.length_unit
+    height_m = height * scale
     motion = HumanMotion(
         fps=float(fps),
         joint_names=names,
@@ -110,7 +117,14 @@ def read_asf_amc(
         canonical=canonical,
         source=str(amc_path),
         source_format="asf/amc",
-        meta={"asf": str(asf), "unit_scale": scale, "up_axis": up, "root_order": root_layout},
+        meta={
+            "asf": str(asf),
+            "unit": unit,
+            "unit_scale": scale,
+            "height_m": round(height_m, 3),
+            "up_axis": up,
+            "root_order": root_layout,
+        },
     )
     motion.validate()
     return motion

@@ -38,7 +38,9 @@ UNIT_SCALES: dict[str, float] = {
 }
 """Metres per file length unit for the units a skeleton's height is matched against."""
 
-_REST_HEIGHT_M = 1.6  # foot-to-head-joint height of an adult; tops of heads are often absent
+_REST_HEIGHT_M = 1.6  # ankle-to-head-joint bone path of an adult; tops of heads are often absent
+PLAUSIBLE_HEIGHT_M = (1.2, 2.1)
+"""Ankle-to-head-joint path (m) a unit must give to be chosen: adults and older children."""
 _AXES = {"x": 0, "y": 1, "z": 2}
 
 
@@ -52,19 +54,25 @@ class _Joint:
 
 
 def read_bvh(
-    path: str | Path, *, up_axis: str | None = None, unit_scale: float | None = None
+    path: str | Path,
+    *,
+    up_axis: str | None = None,
+    unit_scale: float | None = None,
+    units: str = "auto",
 ) -> HumanMotion:
     """Read a BVH file into a z-up, metre :class:`HumanMotion`.
 
     Args:
         path: ``.bvh`` file.
         up_axis: ``"y"`` or ``"z"``, the file's up axis; detected from the rest pose if None.
-        unit_scale: Metres per file length unit (e.g. ``0.01`` for cm); detected from the
-            skeleton's height if None.
+        unit_scale: Metres per file length unit (e.g. ``0.01`` for cm); wins over ``units``.
+        units: ``"auto"`` (the unit giving a plausible human height, see
+            :func:`detect_unit_scale`) or a unit name of :data:`UNIT_SCALES`.
 
     Returns:
         Motion with ``K`` joints including ``End Site`` leaves (named ``<parent>_end``),
         ``joint_pos_w`` ``(T, K, 3)`` in metres and ``joint_quat_w`` ``(T, K, 4)`` wxyz.
+        ``meta`` has ``unit``, ``unit_scale`` and ``height_m`` (ankle-to-head-joint path).
         Orientations are identity in the rest pose; ``meta["rest_offsets_m"]`` holds each
         joint's ``(K, 3)`` offset in its parent's frame (z-up, metres), so that
         ``pos[j] = pos[parent] + rotate(quat[parent], offset[j])`` when ``j`` has no position
@@ -91,7 +99,9 @@ def read_bvh(
     rest_pos, _ = forward_kinematics(parents, offsets[None])
     canonical = detect_canonical_map(names)
     up = up_override or detect_up_axis(rest_pos[0], names, canonical, pos[0])
-    unit, scale = _resolve_scale(unit_scale, rest_pos[0], pos[0], up)
+    unit, scale, height_m = _resolve_scale(
+        unit_scale, units, pos, rest_pos[0], parents, names, canonical, up
+    )
     pos, quat = y_up_to_z_up(pos, quat) if up == "y" else (pos, quat)
     rest_offsets = offsets @ quat_np.Y_UP_TO_Z_UP.T if up == "y" else offsets
     motion = HumanMotion(
@@ -106,6 +116,7 @@ def read_bvh(
         meta={
             "unit": unit,
             "unit_scale": scale,
+            "height_m": round(height_m, 3),
             "up_axis": up,
             "euler_orders": sorted({_rotation_order(j.channels) for j in joints} - {""}),
             "rest_offsets_m": rest_offsets * scale,
@@ -391,22 +402,119 @@ def detect_up_axis(
 
 
 def detect_unit_scale(height: float) -> tuple[str, float]:
-    """Unit name and metres per unit whose scaling makes ``height`` closest to a human's."""
+    """Unit name and metres per unit that make a skeleton ``height`` (file units) human.
+
+    ``height`` is the ankle-to-head-joint path of :func:`skeleton_height` (or, without a
+    canonical map, the rest pose's extent). The unit that puts it inside
+    :data:`PLAUSIBLE_HEIGHT_M` wins; the candidate units are >= 2.2x apart and the band is
+    1.75x wide, so at most one does. With none inside, the nearest to a typical adult wins.
+    """
     if not height > 0:
         return "m", 1.0
-    name = min(UNIT_SCALES, key=lambda u: abs(np.log(height * UNIT_SCALES[u] / _REST_HEIGHT_M)))
+    lo, hi = PLAUSIBLE_HEIGHT_M
+
+    def badness(unit: str) -> tuple[bool, float]:
+        metres = height * UNIT_SCALES[unit]
+        return (not lo <= metres <= hi, abs(np.log(metres / _REST_HEIGHT_M)))
+
+    name = min(UNIT_SCALES, key=badness)
     return name, UNIT_SCALES[name]
 
 
+def skeleton_height(
+    pos: Array, parents: NDArray[np.int64], names: list[str], canonical: Mapping[str, str]
+) -> float | None:
+    """Ankle-to-head-joint path length along the bones, in file units, or None.
+
+    Bone lengths are taken from the animated frames (median over up to 200 of them), not the
+    rest pose: position channels replace offsets, so a rig's rest pose can be any size, and a
+    path of bones does not depend on the pose (crouches, cartwheels, lying down).
+
+    Args:
+        pos: ``(T, K, 3)`` joint positions in file units.
+        parents: ``(K,)`` parent indices.
+        names: ``K`` joint names.
+        canonical: Canonical map; None is returned without head and ankles.
+    """
+    if not all(k in canonical for k in ("head", "left_ankle", "right_ankle")):
+        return None
+    idx = {n: i for i, n in enumerate(names)}
+    frames = pos[:: max(1, len(pos) // 200)]
+    bone = np.zeros(len(names))
+    has_parent = parents >= 0
+    bone[has_parent] = np.median(
+        np.linalg.norm(frames[:, has_parent] - frames[:, parents[has_parent]], axis=-1), axis=0
+    )
+    head = idx[canonical["head"]]
+    paths = [
+        _path_length(idx[canonical[a]], head, parents, bone) for a in ("left_ankle", "right_ankle")
+    ]
+    height = float(np.mean(paths))
+    return height if height > 0 else None
+
+
+def _path_length(a: int, b: int, parents: NDArray[np.int64], bone: Array) -> float:
+    """Sum of bone lengths on the tree path between joints ``a`` and ``b``."""
+
+    def up(j: int) -> list[int]:
+        chain = [j]
+        while parents[chain[-1]] >= 0:
+            chain.append(int(parents[chain[-1]]))
+        return chain
+
+    chain_a, chain_b = up(a), up(b)
+    common = set(chain_a) & set(chain_b)
+    # Each joint below the common ancestor contributes the bone to its parent.
+    return float(sum(bone[j] for j in chain_a + chain_b if j not in common))
+
+
+def resolve_units(
+    units: str,
+    pos: Array,
+    parents: NDArray[np.int64],
+    names: list[str],
+    canonical: Mapping[str, str],
+    fallback_height: float,
+) -> tuple[str, float, float]:
+    """Unit name, metres per unit and the skeleton's height in file units.
+
+    Args:
+        units: ``"auto"`` or a key of :data:`UNIT_SCALES` (the ``units`` config key).
+        pos: ``(T, K, 3)`` joint positions in file units.
+        parents, names, canonical: The skeleton.
+        fallback_height: Height in file units used when the skeleton lacks head or ankles.
+
+    Raises:
+        ConfigError: ``units`` is neither ``auto`` nor a known unit.
+    """
+    height = skeleton_height(pos, parents, names, canonical) or fallback_height
+    if units == "auto":
+        unit, scale = detect_unit_scale(height)
+    elif units in UNIT_SCALES:
+        unit, scale = units, UNIT_SCALES[units]
+    else:
+        raise ConfigError(f"units must be auto or one of {', '.join(UNIT_SCALES)}, got {units!r}")
+    return unit, scale, height
+
+
 def _resolve_scale(
-    unit_scale: float | None, rest: Array, frame0: Array, up: str
-) -> tuple[str, float]:
-    if unit_scale is not None:
-        return "user", float(unit_scale)
+    unit_scale: float | None,
+    units: str,
+    pos: Array,
+    rest: Array,
+    parents: NDArray[np.int64],
+    names: list[str],
+    canonical: Mapping[str, str],
+    up: str,
+) -> tuple[str, float, float]:
+    """Unit name, metres per unit and height (m); the rest pose is only a fallback."""
     height = float(np.ptp(rest[:, _AXES[up]]))
     if height < 1e-9:
-        height = float(np.ptp(frame0[:, _AXES[up]]))
-    return detect_unit_scale(height)
+        height = float(np.ptp(pos[0][:, _AXES[up]]))
+    unit, scale, height = resolve_units(units, pos, parents, names, canonical, height)
+    if unit_scale is not None:
+        unit, scale = "user", float(unit_scale)
+    return unit, scale, height * scale
 
 
 def check_up_axis(up_axis: str | None) -> str | None:

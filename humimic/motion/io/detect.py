@@ -137,6 +137,7 @@ def read_human_motion(
     asf: Path | None = None,
     skeleton_map: Path | None = None,
     body_models: Path | None = None,
+    units: str = "auto",
     **reader_options: Any,
 ) -> HumanMotion:
     """Read any human motion file, apply the skeleton map and validate.
@@ -146,6 +147,9 @@ def read_human_motion(
         asf: Skeleton for an ``.amc`` (default: found beside it).
         skeleton_map: User YAML ``canonical_name: joint_name`` overriding detection.
         body_models: SMPL model folder for ``smpl``/``gvhmr`` inputs.
+        units: Length unit of BVH and ASF/AMC files (the ``units`` config key): ``auto``
+            or a name in :data:`~humimic.motion.io.bvh.UNIT_SCALES`. Body-model formats are
+            metres by definition and a joints ``.npz`` names its unit, so they ignore it.
         **reader_options: Passed to the format's reader (e.g. ``up_axis``, ``unit_scale``
             for BVH, ``fps`` for AMC).
 
@@ -169,6 +173,15 @@ def read_human_motion(
     unknown = sorted(set(reader_options) - allowed)
     if unknown:
         raise ConfigError(f"options {unknown} do not apply to {fmt} input {path}")
+    if units != "auto":
+        from humimic.motion.io.bvh import UNIT_SCALES
+
+        if units not in UNIT_SCALES:
+            raise ConfigError(
+                f"units must be auto or one of {', '.join(UNIT_SCALES)}, got {units!r}"
+            )
+    if fmt in ("bvh", "asf/amc"):
+        fixed = {**fixed, "units": units}
     motion = reader(path, **fixed, **reader_options)
     user_map = load_skeleton_map(skeleton_map) if skeleton_map is not None else None
     motion.canonical = resolve_canonical_map(motion.joint_names, user_map, source=path)
