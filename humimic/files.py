@@ -38,7 +38,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], suffix: str 
             prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent
         )
     except OSError as err:
-        raise HumimicError(f"{path}: cannot write output ({err.strerror or err})") from err
+        raise HumimicError(f"{path}: cannot write output ({_why(err)})") from err
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -46,10 +46,23 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], suffix: str 
     try:
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as err:  # full disk, quota, file-size limit, permissions
+        Path(tmp).unlink(missing_ok=True)
+        raise HumimicError(f"{_failed_file(err, path, tmp)}: cannot write ({_why(err)})") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _failed_file(err: OSError, path: Path, tmp: str) -> str:
+    """The file to name for a failed write: the output, unless another file failed."""
+    name = err.filename
+    return str(path) if name is None or str(name) == tmp else str(name)
+
+
+def _why(err: OSError) -> str:
+    return err.strerror or str(err) or type(err).__name__
 
 
 def json_default(value: Any) -> Any:

@@ -84,6 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
         return 0
+    except OSError as err:  # full disk, permissions, read-only mounts: the user's machine
+        print(f"humimic {args.command}: error: {os_error_line(err)}", file=sys.stderr)
+        return 2
+
+
+def os_error_line(err: OSError) -> str:
+    """``<file>: <reason>`` for an operating-system error (the file it names, if any)."""
+    why = err.strerror or str(err) or type(err).__name__
+    return f"{err.filename}: {why}" if err.filename else why
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import contextlib
 import io
 import math
 import os
+import re
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils import check_nan
 
 from humimic.config.train import AlgoCfg, SimCfg, TrainCfg
-from humimic.errors import ConfigError, InputFileError
+from humimic.errors import ConfigError, HumimicError, InputFileError
 from humimic.files import atomic_write
 
 CONFIG_FILE = "config.yaml"
@@ -105,16 +107,33 @@ class TrackingRunner(OnPolicyRunner):
         return self.gpu_global_rank == 0
 
     def save(self, path: str, infos: dict | None = None) -> None:
-        """Save rsl-rl's state plus ``env.state_dict()`` and the RNG state in ``infos``."""
+        """Write rsl-rl's state plus ``env.state_dict()`` and the RNG state in ``infos``.
+
+        Only tensors and plain types go in, so :func:`load_checkpoint` reads it with
+        ``weights_only=True``; the file appears under its name only once complete.
+        """
         if not self.is_main:
             return
         extra = {"env": self.env.state_dict(), "torch_rng": torch.get_rng_state()}
-        super().save(path, {**(infos or {}), **extra})
+        saved = self.alg.save()
+        saved["iter"] = self.current_learning_iteration
+        saved["infos"] = {**(infos or {}), **extra}
+        buffer = io.BytesIO()  # torch's own file writer hides the OS error (disk full)
+        torch.save(saved, buffer)
+        atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
+        self.logger.save_model(path, self.current_learning_iteration)
 
     def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
              map_location: str | None = None) -> dict:  # fmt: skip
-        """Load a checkpoint (models, optimiser, iteration, env state, RNG)."""
-        infos = super().load(path, load_cfg, strict, map_location) or {}
+        """Load a checkpoint (models, optimiser, iteration, env state, RNG) without
+        unpickling code (rsl-rl's own ``load`` uses ``weights_only=False``)."""
+        return self.restore(load_checkpoint(path, map_location), load_cfg, strict)
+
+    def restore(self, loaded: dict, load_cfg: dict | None = None, strict: bool = True) -> dict:
+        """Apply a checkpoint read by :func:`load_checkpoint`; returns its ``infos``."""
+        if self.alg.load(loaded, load_cfg, strict):
+            self.current_learning_iteration = int(loaded["iter"])
+        infos = loaded.get("infos") or {}
         if "env" in infos:
             self.env.load_state_dict(infos["env"])
         if "torch_rng" in infos:
@@ -195,6 +214,38 @@ class TrackingRunner(OnPolicyRunner):
     """Torch threads of the PPO update (set by :func:`build_runner`)."""
 
 
+CHECKPOINT_KEYS = ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "iter")
+"""Entries every humimic checkpoint has (rsl-rl's layout)."""
+
+
+def load_checkpoint(path: str | Path, map_location: str | None = None) -> dict[str, Any]:
+    """Read a ``model_<k>.pt`` with ``torch.load(weights_only=True)``: tensors and plain
+    containers only, so a crafted file cannot run code while it is read.
+
+    Raises:
+        InputFileError: not a readable checkpoint, or one that asks to unpickle code.
+    """
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "checkpoint not found")
+    try:
+        loaded = torch.load(path, weights_only=True, map_location=map_location)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        detail = f"it names {found.group(1)}" if found else type(err).__name__
+        raise InputFileError(
+            path, f"refused: the checkpoint asks to run code, not only load tensors ({detail})"
+        ) from err
+    except Exception as err:  # torch raises many types for a corrupt file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputFileError(path, f"not a readable checkpoint ({first[:160]})") from err
+    if not isinstance(loaded, dict) or any(key not in loaded for key in CHECKPOINT_KEYS):
+        raise InputFileError(path, "not a humimic checkpoint (no policy/optimiser state)")
+    return loaded
+
+
 @dataclass(frozen=True)
 class World:
     """This process's place among the training processes (torchrun's environment)."""
@@ -266,6 +317,24 @@ def make_run_dir(cfg: TrainCfg) -> Path:
     return Path(cfg.runner.out_dir) / cfg.runner.experiment / stamp
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a run folder that names a file or lies in a folder we cannot write, before
+    anything is built or written (so a refused run leaves nothing behind)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run folder {run_dir}: exists and is not a folder")
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"run folder {run_dir}: {existing} is not a folder")
+    try:  # a real probe: permission bits say nothing for root or read-only mounts
+        os.rmdir(tempfile.mkdtemp(prefix=".humimic-probe-", dir=existing))
+    except OSError as err:
+        raise ConfigError(
+            f"run folder {run_dir}: cannot write in {existing} ({err.strerror})"
+        ) from err
+
+
 def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
     """Write the resolved config as YAML into the run folder (atomically)."""
     from omegaconf import OmegaConf
@@ -276,13 +345,23 @@ def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
 
 def load_run_config(run_dir: Path) -> TrainCfg:
     """The :class:`TrainCfg` saved in a run folder."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise InputFileError(path, "no config.yaml: not a humimic run folder")
-    merged = OmegaConf.merge(OmegaConf.structured(TrainCfg), OmegaConf.load(path))
-    cfg = OmegaConf.to_object(merged)
+    try:
+        loaded = OmegaConf.load(path)
+        if not isinstance(loaded, DictConfig):
+            raise InputFileError(path, "not a mapping of config keys")
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainCfg), loaded))
+    except HumimicError as err:
+        if isinstance(err, InputFileError):
+            raise
+        raise InputFileError(path, str(err)) from err
+    except Exception as err:  # YAML and OmegaConf raise many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputFileError(path, f"not a valid run config ({first})") from err
     assert isinstance(cfg, TrainCfg)
     return cfg
 
@@ -301,6 +380,7 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     resume = Path(cfg.runner.resume) if cfg.runner.resume else None
     if resume is not None and not resume.is_file():
         raise ConfigError(f"runner.resume: checkpoint {resume} does not exist")
+    checkpoint = load_checkpoint(resume, "cpu") if resume is not None else None  # before sim
     env = TrackingEnv(cfg.task, sim, seed=seed)
     train_cfg = rsl_train_cfg(cfg.algo, cfg.runner.save_interval)
     log_dir = str(run_dir) if run_dir and world.rank == 0 else None
@@ -309,10 +389,10 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     runner.update_threads = update_threads(sim, world)
     # Record the humimic checkout's git state in the run folder, not rsl-rl's.
     runner.logger.git_status_repos = [str(Path(__file__).resolve())]
-    if resume is not None:
+    if checkpoint is not None:
         try:
-            runner.load(str(resume))
-        except (RuntimeError, KeyError) as err:  # shape mismatch, not a checkpoint
+            runner.restore(checkpoint)
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:  # shape mismatch
             env.close()
             first = str(err).splitlines()[0]
             raise ConfigError(
@@ -328,11 +408,18 @@ def train(cfg: TrainCfg) -> Path:
         ConfigError: Invalid config, found before any simulation.
     """
     run_dir = make_run_dir(cfg)
+    check_run_dir(run_dir)
     cfg = replace(cfg, runner=replace(cfg.runner, run_dir=str(run_dir)))
     runner = build_runner(cfg, run_dir)
     if runner.is_main:
-        os.makedirs(run_dir, exist_ok=True)
-        save_config(cfg, run_dir)
+        try:
+            os.makedirs(run_dir, exist_ok=True)
+            save_config(cfg, run_dir)
+        except (OSError, HumimicError) as err:
+            runner.env.close()
+            if isinstance(err, HumimicError):
+                raise
+            raise ConfigError(f"run folder {run_dir}: cannot create ({err.strerror})") from err
     if cfg.runner.progress and runner.is_main:
         print(runner.env.describe())
         print(f"run folder: {run_dir}")
