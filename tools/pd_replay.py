@@ -1,0 +1,107 @@
+"""PD replay: how long does the robot stay up when its PD targets are the reference joints?
+
+    python tools/pd_replay.py motions/*.npz [--write-report]
+
+Each clip is played from phase 0 in the training env with residual actions and a zero
+policy, so every joint's PD target is the reference joint angle and nothing balances the
+robot (evaluation protocol: no noise, no randomisation, only the clip-end termination).
+The time until any tracked body is more than 0.5 m from its reference (the evaluation's
+failure distance) separates "this clip is hard" from "the learner is slow": a clip the PD
+loop holds for its whole length needs little learning; one it drops in under a second needs
+a learned balance controller. ``--write-report`` adds the figures to ``<clip>.report.json``
+under ``"pd_replay"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FAIL_DISTANCE_M = 0.5
+"""Body error that ends an evaluation episode as failed, m (as ``humimic eval``)."""
+
+NOTE = (
+    "seconds the robot stays within 0.5 m of the reference with PD targets = reference "
+    "joints and no policy (tools/pd_replay.py); short = balance must be learned"
+)
+
+
+def upright_seconds(body_error_m: np.ndarray, dt: float) -> float:
+    """Seconds before the first frame with any body error above :data:`FAIL_DISTANCE_M`.
+
+    Args:
+        body_error_m: Shape (T, B), world-frame body position errors, m.
+        dt: Seconds per frame.
+
+    Returns:
+        ``T * dt`` when no frame fails.
+    """
+    failed = (body_error_m > FAIL_DISTANCE_M).any(axis=1)
+    return float((failed.argmax() if failed.any() else len(failed)) * dt)
+
+
+def replay(clip: Path, overrides: list[str]) -> dict[str, Any]:
+    """PD-replay one clip: ``{"upright_s", "clip_s", "E_g_mpbpe_mm"}`` (s, s, mm)."""
+    from humimic.config.store import compose
+    from humimic.eval.metrics import body_pos_error_global
+    from humimic.eval.runner import _rollout, eval_config
+    from humimic.train.runner import build_runner
+
+    cfg = compose("train", [*overrides, "task.action_mode=residual", "runner.progress=false"])
+    cfg = eval_config(cfg, clip.resolve(), episodes=1)
+    cfg = replace(cfg, runner=replace(cfg.runner, run_dir=""))
+    env = build_runner(cfg, None).env
+    try:
+        rec = _rollout(env, lambda obs: torch.zeros(env.num_envs, env.num_actions))
+    finally:
+        env.close()
+    physical = (~env.layout.virtual).numpy()
+    err = body_pos_error_global(rec["robot_body"][0][:, physical], rec["ref_body"][0][:, physical])
+    dt = env.control_dt
+    return {
+        "upright_s": upright_seconds(err, dt),
+        "clip_s": float((err.shape[0] - 1) * dt),
+        "E_g_mpbpe_mm": round(float(err.mean() * 1000.0), 1),
+    }
+
+
+def write_report(clip: Path, result: dict[str, Any]) -> None:
+    """Add ``result`` under ``"pd_replay"`` in the clip's report, atomically."""
+    from humimic.files import atomic_write
+
+    report = clip.with_suffix(".report.json")
+    if not report.is_file():
+        print(f"{report}: no report to add to", file=sys.stderr)
+        return
+    data = json.loads(report.read_text())
+    data["pd_replay"] = {**result, "note": NOTE}
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write(report, lambda p: p.write_text(text))
+
+
+def main(argv: list[str]) -> int:
+    """Replay each clip and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("clips", type=Path, nargs="+", help="robot clips (.npz)")
+    parser.add_argument("--write-report", action="store_true", help="add to <clip>.report.json")
+    parser.add_argument("--override", action="append", default=[], help="train config key=value")
+    args = parser.parse_args(argv)
+    print(f"{'clip':32} {'upright s':>9} {'clip s':>7} {'E_g mm':>7}")
+    for clip in args.clips:
+        result = replay(clip, args.override)
+        print(f"{clip.name:32} {result['upright_s']:9.2f} {result['clip_s']:7.2f}"
+              f" {result['E_g_mpbpe_mm']:7.0f}")  # fmt: skip
+        if args.write_report:
+            write_report(clip, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
