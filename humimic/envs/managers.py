@@ -38,8 +38,9 @@ class ObservationGroup:
     """One observation group (see the module docstring for the layout)."""
 
     def __init__(self, name: str, cfg: ObsGroupCfg, d: StepData, noise: bool) -> None:
-        """Bind terms and measure their dimensions on ``d``."""
+        """Bind terms and measure their dimensions on ``d``; buffers go on its device."""
         self.name, self.cfg = name, cfg
+        self.device = d.actions.device
         self.fns = {
             key: bind("observation", f"task.observations.{name}.terms.{key}", t.fn or key, t.params)
             for key, t in cfg.terms.items()
@@ -50,15 +51,15 @@ class ObservationGroup:
         }
         self.scale = self._per_dim({k: t.scale for k, t in cfg.terms.items()})
         widths = self._per_dim({k: t.noise if noise else 0.0 for k, t in cfg.terms.items()})
-        self.noise = widths if bool((widths > 0).any()) else None
+        self.noise = widths if bool((widths > 0).any()) else None  # once, at construction
         hist = cfg.history_terms or list(cfg.terms)
         self._hist_cols = (
-            torch.cat([torch.arange(*self._span(k)) for k in hist])
+            torch.cat([torch.arange(*self._span(k), device=self.device) for k in hist])
             if cfg.history_length
-            else torch.zeros(0, dtype=torch.long)
+            else torch.zeros(0, dtype=torch.long, device=self.device)
         )
         n = d.actions.shape[0]
-        self.history = torch.zeros(n, cfg.history_length, len(self._hist_cols))
+        self.history = torch.zeros(n, cfg.history_length, len(self._hist_cols), device=self.device)
         self.dim = sum(self.dims.values()) + self.history[0].numel()
 
     def _span(self, key: str) -> tuple[int, int]:
@@ -70,7 +71,9 @@ class ObservationGroup:
         raise KeyError(key)
 
     def _per_dim(self, values: dict[str, float]) -> Tensor:
-        return torch.cat([torch.full((self.dims[k],), float(v)) for k, v in values.items()])
+        return torch.cat(
+            [torch.full((self.dims[k],), float(v), device=self.device) for k, v in values.items()]
+        )
 
     def layout(self) -> list[ObsSlice]:
         """Term slices of the vector, current terms then history frames."""
@@ -132,6 +135,7 @@ class RewardManager:
         sigma: AdaptiveSigma,
         control_dt: float,
         num_envs: int,
+        device: str | torch.device = "cpu",
     ) -> None:
         """Bind every term (so typos fail); only non-zero weights are computed."""
         fns = {
@@ -140,21 +144,22 @@ class RewardManager:
         self.cfgs = {k: t for k, t in terms.items() if t.weight != 0.0}
         self.fns = {k: fns[k] for k in self.cfgs}
         self.sigma, self.dt = sigma, control_dt
-        self.episode_sums = {k: torch.zeros(num_envs) for k in self.cfgs}
-        self.last_errors: dict[str, float] = {}
+        self.episode_sums = {k: torch.zeros(num_envs, device=device) for k in self.cfgs}
+        self.last_errors: dict[str, Tensor] = {}
+        """Batch-mean error of each σ-term in the last step, 0-dim tensors."""
 
-    def compute(self, d: StepData, penalty_scale: float) -> Tensor:
-        """Total reward (N,) of this step; updates σ with each σ-term's batch-mean error."""
+    def compute(self, d: StepData, penalty_scale: float | Tensor) -> Tensor:
+        """Total reward (N,) of this step; updates σ with each σ-term's batch-mean error.
+
+        Everything stays on the device: σ and the batch means are tensors.
+        """
         total = torch.zeros(d.actions.shape[0], device=d.actions.device)
         values = {key: fn(d) for key, fn in self.fns.items()}
-        tracked = [key for key, cfg in self.cfgs.items() if cfg.sigma]
-        if tracked:  # one host sync for all batch means
-            means = torch.stack([values[k].mean() for k in tracked]).tolist()
-            self.last_errors = dict(zip(tracked, means))
+        self.last_errors = {k: values[k].mean() for k, cfg in self.cfgs.items() if cfg.sigma}
         for key, cfg in self.cfgs.items():
             value = values[key]
             if cfg.sigma:
-                value = torch.exp(-value / self.sigma.sigma[cfg.sigma])
+                value = torch.exp(-value / self.sigma.value(cfg.sigma))
                 self.sigma.update(cfg.sigma, self.last_errors[key])
             weight = cfg.weight * self.dt * (penalty_scale if cfg.curriculum else 1.0)
             term = weight * value
@@ -162,11 +167,11 @@ class RewardManager:
             total += term
         return total
 
-    def reset(self, env_ids: Tensor, episode_s: Tensor) -> dict[str, float]:
-        """Per-term mean episode reward per second of ``env_ids``; zero their sums."""
+    def reset(self, env_ids: Tensor, episode_s: Tensor) -> dict[str, Tensor]:
+        """Per-term mean episode reward per second of ``env_ids`` (0-dim); zero their sums."""
         out = {}
         for key, sums in self.episode_sums.items():
-            out[f"/Episode_Reward/{key}"] = float((sums[env_ids] / episode_s).mean())
+            out[f"/Episode_Reward/{key}"] = (sums[env_ids] / episode_s).mean()
             sums[env_ids] = 0.0
         return out
 
@@ -182,15 +187,15 @@ class TerminationManager:
             for k, t in terms.items()
         }
 
-    def compute(self, d: StepData) -> tuple[Tensor, Tensor, dict[str, float]]:
-        """(failed (N,), time_out (N,), fraction of envs per term for logging)."""
+    def compute(self, d: StepData) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """(failed (N,), time_out (N,), fraction of envs per term for logging, 0-dim)."""
         n = d.actions.shape[0]
         failed = torch.zeros(n, dtype=torch.bool, device=d.actions.device)
         time_out = torch.zeros_like(failed)
         log = {}
         for key, fn in self.fns.items():
             hit = fn(d)
-            log[f"/Episode_Termination/{key}"] = float(hit.float().mean())
+            log[f"/Episode_Termination/{key}"] = hit.float().mean()
             if self.cfgs[key].time_out:
                 time_out |= hit
             else:

@@ -115,6 +115,7 @@ class MotionLibrary:
         self.bin_offset = torch.cumsum(self.num_bins, 0) - self.num_bins
         self.failure_ema = torch.zeros(int(self.num_bins.sum()), device=device)
         """Per (clip, 1-s bin) EMA of failures, for adaptive sampling."""
+        self._max_bins = int(self.num_bins.max())  # read once here, not per reset
 
     def state(self, clip_ids: Tensor, times_s: Tensor) -> RefState:
         """Interpolated reference at ``times_s`` (N,) s in clips ``clip_ids`` (N,)."""
@@ -173,11 +174,10 @@ class MotionLibrary:
         self, clip_ids: Tensor, uniform_ratio: float, generator: torch.Generator | None
     ) -> Tensor:
         """Bin index within each env's clip, ∝ (1-r)·p_fail + r·uniform."""
-        max_bins = int(self.num_bins.max())
-        k = torch.arange(max_bins, device=self.device)
+        k = torch.arange(self._max_bins, device=self.device)
         valid = k[None] < self.num_bins[clip_ids, None]
         flat = (self.bin_offset[clip_ids, None] + k[None]).clamp(max=self.failure_ema.numel() - 1)
-        fail = torch.where(valid, self.failure_ema[flat], torch.zeros(()))
+        fail = torch.where(valid, self.failure_ema[flat], 0.0)
         total = fail.sum(1, keepdim=True)
         p_fail = torch.where(total > 0, fail / total.clamp_min(1e-12), valid.float())
         p_fail = p_fail / p_fail.sum(1, keepdim=True)
@@ -200,17 +200,19 @@ class MotionLibrary:
         bins = (times_s / self.bin_s).long().clamp(min=0)
         bins = torch.minimum(bins, self.num_bins[clip_ids] - 1) + self.bin_offset[clip_ids]
         counts = torch.zeros_like(self.failure_ema)
-        counts.index_add_(0, bins[failed], torch.ones(int(failed.sum()), device=self.device))
+        # Adding 0 for the time-outs keeps the sizes fixed (no read-back of the count).
+        counts.index_add_(0, bins, failed.to(counts.dtype))
         self.failure_ema.mul_(1 - alpha).add_(alpha * counts)
 
-    def sampling_entropy(self) -> float:
-        """Normalised entropy of the failure distribution (1 = uniform), for logging."""
+    def sampling_entropy(self) -> Tensor:
+        """Normalised entropy of the failure distribution (1 = uniform), 0-dim, for logging."""
+        size = self.failure_ema.numel()
+        if size < 2:
+            return torch.ones((), device=self.device)
         total = self.failure_ema.sum()
-        if total <= 0 or self.failure_ema.numel() < 2:
-            return 1.0
-        p = self.failure_ema / total
-        h = -(p * torch.log(p.clamp_min(1e-12))).sum()
-        return float(h / np.log(self.failure_ema.numel()))
+        p = self.failure_ema / total.clamp_min(1e-30)
+        h = -(p * torch.log(p.clamp_min(1e-12))).sum() / np.log(size)
+        return torch.where(total > 0, h, 1.0)
 
 
 def _stack(

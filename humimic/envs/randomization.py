@@ -46,24 +46,31 @@ class DomainRandomizer:
                 torque noise off.
         """
         self.cfg, self.backend, self.gen = cfg, backend, generator
-        n = backend.num_worlds
+        n, dev = backend.num_worlds, backend.device
+        self.device = dev
         self.dt = control_dt
-        self.com = torch.zeros(n, 3)
-        self.mass = torch.ones(n, num_bodies)
-        self.kp = torch.ones(n, num_joints)
-        self.kd = torch.ones(n, num_joints)
-        self.friction = torch.ones(n, 1)
-        self.delay = torch.zeros(n, dtype=torch.long)
+        self.com = torch.zeros(n, 3, device=dev)
+        self.mass = torch.ones(n, num_bodies, device=dev)
+        self.kp = torch.ones(n, num_joints, device=dev)
+        self.kd = torch.ones(n, num_joints, device=dev)
+        self.friction = torch.ones(n, 1, device=dev)
+        self.delay = torch.zeros(n, dtype=torch.long, device=dev)
         max_delay = cfg.control_delay_steps[1]
-        self.action_buffer = torch.zeros(n, max_delay + 1, num_joints)
+        self.action_buffer = torch.zeros(n, max_delay + 1, num_joints, device=dev)
+        self._rows = torch.arange(n, device=dev)
+        self._com_half = torch.tensor(cfg.com_offset_m, device=dev)
         self.next_push_s = self._push_interval(n)
         self.pushes = 0
-        self.effort = torch.zeros(num_joints) if effort_limits is None else effort_limits.float()
-        self.rfi_scale = torch.zeros(n, num_joints)
+        if effort_limits is None:
+            self.effort = torch.zeros(num_joints, device=dev)
+        else:
+            self.effort = effort_limits.float().to(dev)
+        self._any_effort = bool((self.effort > 0).any())  # read once, not per step
+        self.rfi_scale = torch.zeros(n, num_joints, device=dev)
         """Per-episode RFI scale s per joint, (N, J); 0 while not randomised."""
-        self.rao = torch.zeros(n, num_joints)
+        self.rao = torch.zeros(n, num_joints, device=dev)
         """Per-episode actuation offset per joint, (N, J) N·m."""
-        self.rfi = torch.zeros(n, num_joints)
+        self.rfi = torch.zeros(n, num_joints, device=dev)
         """RFI sample of the last :meth:`torque_bias` call, (N, J) N·m."""
 
     def params_vector(self) -> Tensor:
@@ -78,7 +85,7 @@ class DomainRandomizer:
         """Whether :meth:`torque_bias` can be non-zero (the env then sets it every step)."""
         c = self.cfg
         scales = c.torque_noise_scale > 0 or c.torque_offset_scale > 0
-        return c.enabled and scales and bool((self.effort > 0).any())
+        return c.enabled and scales and self._any_effort
 
     def torque_bias(self) -> Tensor:
         """Draw a fresh RFI sample and return RFI + RAO, (N, J) N·m.
@@ -88,12 +95,12 @@ class DomainRandomizer:
         """
         scale = self.cfg.torque_noise_scale
         if scale > 0:
-            u = 2 * torch.rand(self.rfi.shape, generator=self.gen) - 1
+            u = 2 * torch.rand(self.rfi.shape, generator=self.gen, device=self.device) - 1
             self.rfi = u * scale * self.rfi_scale * self.effort
         return self.rfi + self.rao
 
     def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> Tensor:
-        return low + (high - low) * torch.rand(shape, generator=self.gen)
+        return low + (high - low) * torch.rand(shape, generator=self.gen, device=self.device)
 
     def _push_interval(self, n: int) -> Tensor:
         low, high = self.cfg.push_interval_s
@@ -105,7 +112,9 @@ class DomainRandomizer:
         self.action_buffer[env_ids] = 0.0
         if randomize or delay_only:
             lo, hi = c.control_delay_steps
-            self.delay[env_ids] = torch.randint(lo, hi + 1, (m,), generator=self.gen)
+            self.delay[env_ids] = torch.randint(
+                lo, hi + 1, (m,), generator=self.gen, device=self.device
+            )
         self.rfi_scale[env_ids] = 0.0
         self.rao[env_ids] = 0.0
         self.rfi[env_ids] = 0.0
@@ -114,8 +123,8 @@ class DomainRandomizer:
         nb, nj = self.mass.shape[1], self.kp.shape[1]
         self.friction[env_ids] = self._uniform((m, 1), *c.friction)
         self.mass[env_ids] = self._uniform((m, nb), *c.body_mass_scale)
-        half = torch.tensor(c.com_offset_m)
-        self.com[env_ids] = (2 * torch.rand((m, 3), generator=self.gen) - 1) * half
+        u = torch.rand((m, 3), generator=self.gen, device=self.device)
+        self.com[env_ids] = (2 * u - 1) * self._com_half
         self.kp[env_ids] = self._uniform((m, nj), *c.kp_scale)
         self.kd[env_ids] = self._uniform((m, nj), *c.kd_scale)
         self._draw_torque_noise(env_ids)
@@ -134,7 +143,7 @@ class DomainRandomizer:
         if c.torque_noise_scale > 0:
             self.rfi_scale[env_ids] = self._uniform((m, nj), *c.torque_noise_episode_scale)
         if c.torque_offset_scale > 0:
-            u = 2 * torch.rand((m, nj), generator=self.gen) - 1
+            u = 2 * torch.rand((m, nj), generator=self.gen, device=self.device) - 1
             self.rao[env_ids] = u * c.torque_offset_scale * self.effort
 
     def delayed(self, actions: Tensor) -> Tensor:
@@ -143,8 +152,7 @@ class DomainRandomizer:
         self.action_buffer[:, 0] = actions
         if self.action_buffer.shape[1] == 1:
             return actions
-        rows = torch.arange(actions.shape[0])
-        return self.action_buffer[rows, self.delay]
+        return self.action_buffer[self._rows, self.delay]
 
     def maybe_push(self, episode_s: Tensor) -> None:
         """Add a random horizontal root velocity to worlds whose push time has come."""
@@ -156,7 +164,8 @@ class DomainRandomizer:
         s = self.backend.state()
         v = self.cfg.push_velocity_mps
         lin = s.root_lin_vel_w[due].clone()
-        lin[:, :2] += (2 * torch.rand((len(due), 2), generator=self.gen) - 1) * v
+        u = torch.rand((len(due), 2), generator=self.gen, device=self.device)
+        lin[:, :2] += (2 * u - 1) * v
         self.backend.reset(
             due,
             root_pos_w=s.root_pos_w[due].clone(),

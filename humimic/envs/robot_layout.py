@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
@@ -37,6 +37,23 @@ class RobotLayout:
     effort_limits: Tensor
     default_joint_pos: Tensor
     collision_bodies: Tensor
+
+    def to(self, device: str | torch.device) -> RobotLayout:
+        """A copy with every tensor on ``device`` except ``virtual`` (evaluation reads it
+        with numpy; the step path does not use it)."""
+
+        def move(t: Tensor) -> Tensor:
+            return t.to(device)
+
+        return replace(
+            self,
+            groups={k: move(v) for k, v in self.groups.items()},
+            joint_pos_limits=move(self.joint_pos_limits),
+            joint_vel_limits=move(self.joint_vel_limits),
+            effort_limits=move(self.effort_limits),
+            default_joint_pos=move(self.default_joint_pos),
+            collision_bodies=move(self.collision_bodies),
+        )
 
 
 def _groups(spec: RobotSpec, tracked: list[str]) -> dict[str, list[int]]:

@@ -3,6 +3,13 @@
 The env owns the physics backend, the motion library, the observation/reward/termination
 managers, the randomiser and the adaptive state (σ, curricula). Everything configurable
 comes from :class:`~humimic.config.train.TaskCfg` and :class:`~humimic.config.train.SimCfg`.
+
+Every buffer, the motion library, the managers, the randomiser, σ, the curricula, the
+sampling statistics and the random generator live on ``sim.device`` (the backend's
+device), so a CUDA run never copies state to the host while stepping. The log values in
+``extras["log"]`` are 0-dim tensors that the logger reads once per iteration. The step
+path reads the device only to learn which envs to reset (``torch.nonzero``, one small
+copy) and, with pushes on, which worlds to push.
 """
 
 from __future__ import annotations
@@ -28,11 +35,10 @@ from humimic.envs.registry import bind
 from humimic.envs.robot_layout import resolve_layout
 from humimic.envs.step_data import ContactState, StepData
 from humimic.envs.terms.rewards import CONTACT_N
-from humimic.errors import ConfigError
 from humimic.motion.clip import RobotClip
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
-from humimic.sim.backend import make_backend
+from humimic.sim.backend import make_backend, validate_device
 
 
 def validate_task(task: TaskCfg) -> None:
@@ -57,52 +63,49 @@ class TrackingEnv:
         Raises:
             ConfigError: Bad term, clip for another robot variant, bad sim settings.
         """
+        device = validate_device(sim.backend, sim.device)
         validate_task(task)
-        if torch.device(sim.device).type != "cpu":
-            # Env buffers live on the CPU; a CUDA run needs them moved (not done yet).
-            raise ConfigError(
-                f"sim.device: only 'cpu' is supported by TrackingEnv, got {sim.device!r}"
-            )
         spec = load_robot_spec(task.robot)
         if clips is None:
             clips = load_clips(list(task.motion.files), spec.variant)
         check_variant(clips, spec.variant)
         self.cfg, self.sim_cfg, self.spec = task, sim, spec
-        self.num_envs, self.device = sim.num_envs, torch.device(sim.device)
+        self.num_envs, self.device = sim.num_envs, device
         self.num_actions = spec.num_joints
         self.control_dt, self.decimation = sim.control_dt, sim.decimation
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device=device).manual_seed(seed)
         self._build_sim(clips)
         self.max_episode_length = int(torch.ceil(self.motion.duration_s.max() / self.control_dt))
         n, j = self.num_envs, self.num_actions
-        self.episode_length_buf = torch.zeros(n, dtype=torch.long)
-        self.clip_ids = torch.zeros(n, dtype=torch.long)
-        self.start_s = torch.zeros(n)
-        self.sigma = AdaptiveSigma(task.sigma)
-        self.curriculum = Curriculum(task.curriculum)
+        self.episode_length_buf = torch.zeros(n, dtype=torch.long, device=device)
+        self.clip_ids = torch.zeros(n, dtype=torch.long, device=device)
+        self.start_s = torch.zeros(n, device=device)
+        self.sigma = AdaptiveSigma(task.sigma, device)
+        self.curriculum = Curriculum(task.curriculum, device)
         self.dr = DomainRandomizer(
             task.randomization, self.backend, len(self.layout.body_names), j, self.control_dt,
             self.gen, effort_limits=self.layout.effort_limits,
         )  # fmt: skip
         self.recorder: Callable[[StepData], None] | None = None
         """Called every step after rewards, before resets (evaluation uses it)."""
-        self._filt_prev = torch.zeros(n, 2, dtype=torch.bool)
+        self._filt_prev = torch.zeros(n, 2, dtype=torch.bool, device=device)
         self.d = self._initial_step_data()
-        self.rewards = RewardManager(task.rewards, self.sigma, self.control_dt, n)
+        self.rewards = RewardManager(task.rewards, self.sigma, self.control_dt, n, device)
         self.terminations = TerminationManager(task.terminations)
         self.obs_groups = {
             name: ObservationGroup(name, g, self.d, task.noise)
             for name, g in task.observations.items()
         }
-        self.nan_resets = 0
-        self._reset(torch.arange(n))
+        self.nan_resets = torch.zeros((), dtype=torch.long, device=device)
+        """Diverged worlds so far (0-dim tensor)."""
+        self._reset(torch.arange(n, device=device))
         self.obs = self._observe()
 
     def _build_sim(self, clips: list[RobotClip]) -> None:
         """Model, robot layout, motion library and physics backend."""
         spec, sim = self.spec, self.sim_cfg
         self.model = build_model(spec, physics_dt=sim.physics_dt)
-        self.layout = resolve_layout(spec, self.model)
+        self.layout = resolve_layout(spec, self.model).to(self.device)
         self.motion = MotionLibrary(
             clips,
             list(spec.joint_names),
@@ -119,12 +122,12 @@ class TrackingEnv:
 
     def _initial_step_data(self) -> StepData:
         n, j, lay = self.num_envs, self.num_actions, self.layout
-        times = torch.zeros(n)
+        times = torch.zeros(n, device=self.device)
         return StepData(
             robot=self.backend.state(),
             ref=self.motion.state(self.clip_ids, times),
-            actions=torch.zeros(n, j),
-            prev_actions=torch.zeros(n, j),
+            actions=torch.zeros(n, j, device=self.device),
+            prev_actions=torch.zeros(n, j, device=self.device),
             default_joint_pos=lay.default_joint_pos,
             joint_pos_limits=lay.joint_pos_limits,
             joint_vel_limits=lay.joint_vel_limits,
@@ -134,8 +137,8 @@ class TrackingEnv:
             control_dt=self.control_dt,
             collision_force=self._collision_force(),
             dr_params=self.dr.params_vector(),
-            terminated=torch.zeros(n, dtype=torch.bool),
-            time_out=torch.zeros(n, dtype=torch.bool),
+            terminated=torch.zeros(n, dtype=torch.bool, device=self.device),
+            time_out=torch.zeros(n, dtype=torch.bool, device=self.device),
             far_distance_m=self.curriculum.far_distance_m,
             motion=self.motion,
             clip_ids=self.clip_ids,
@@ -186,7 +189,7 @@ class TrackingEnv:
             log.update(self._end_episodes(ids, failed))
             self._reset(ids)
         self.dr.maybe_push(self.episode_length_buf * self.control_dt)
-        self.nan_resets += int(nan.sum())
+        self.nan_resets += nan.sum()
         log.update(self._scalars(nan))
         log.update(progress)
         self.obs = self._observe()
@@ -252,14 +255,14 @@ class TrackingEnv:
         force = raw.cfrc_ext.index_select(1, self.layout.collision_bodies)[..., 3:]
         return force.to(torch.float32)
 
-    def _end_episodes(self, ids: Tensor, failed: Tensor) -> dict[str, float]:
-        """Logs, curricula and sampling statistics of the episodes ending now."""
+    def _end_episodes(self, ids: Tensor, failed: Tensor) -> dict[str, Tensor]:
+        """Logs (0-dim tensors), curricula and sampling statistics of the episodes ending now."""
         steps = self.episode_length_buf[ids].float()
         log = self.rewards.reset(ids, (steps * self.control_dt).clamp_min(self.control_dt))
-        log["/Episode/length_steps"] = float(steps.mean())
+        log["/Episode/length_steps"] = steps.mean()
         # Reached the clip end without a failure termination (from its random start).
-        log["/Progress/success_rate"] = 1.0 - float(failed[ids].float().mean())
-        self.curriculum.update(float(steps.mean()), int(ids.numel()))
+        log["/Progress/success_rate"] = 1.0 - failed[ids].float().mean()
+        self.curriculum.update(steps.mean(), int(ids.numel()))
         m = self.cfg.motion
         if m.adaptive_sampling:
             self.motion.record_episodes(
@@ -276,7 +279,7 @@ class TrackingEnv:
                 self.clip_ids[ids], m.adaptive_sampling, m.uniform_ratio, self.gen
             )
         else:
-            start = torch.zeros(len(ids))
+            start = torch.zeros(len(ids), device=self.device)
         self.start_s[ids] = start
         self.episode_length_buf[ids] = 0
         d.times_s = self._clip_times()
@@ -304,14 +307,14 @@ class TrackingEnv:
         groups = {k: g.compute(self.d, self.gen, cache) for k, g in self.obs_groups.items()}
         return TensorDict(groups, batch_size=[self.num_envs], device=self.device)
 
-    def _progress_scalars(self, reward: Tensor, failed: Tensor) -> dict[str, float]:
+    def _progress_scalars(self, reward: Tensor, failed: Tensor) -> dict[str, Tensor]:
         """This step's batch means that show learning directly, unlike the σ EMAs (which
         relax from their initial values over ~40 iterations whatever the policy does).
 
         ``body_pos_error_m``: mean world-frame body distance (what the position rewards
         see, m); ``mpbpe_m``: the same after subtracting each side's root (PBHC's E_mpbpe per
         step); ``joint_pos_error_rad``: mean absolute joint error; ``falls_per_s``: failed
-        episodes per robot and simulated second; ``reward_per_step``.
+        episodes per robot and simulated second; ``reward_per_step``. 0-dim tensors.
         """
         d = self.d
         world = torch.linalg.vector_norm(d.robot.body_pos_w - d.ref.body_pos_w, dim=-1).mean()
@@ -320,13 +323,16 @@ class TrackingEnv:
         local = torch.linalg.vector_norm(robot - ref, dim=-1).mean()
         joint = (d.robot.joint_pos - d.ref.joint_pos).abs().mean()
         falls = failed.float().mean() / self.control_dt
-        values = torch.stack([reward.mean(), world, local, joint, falls]).tolist()
+        values = (reward.mean(), world, local, joint, falls)
         keys = ("/Progress/reward_per_step", "/Progress/body_pos_error_m", "/Progress/mpbpe_m",
                 "/Progress/joint_pos_error_rad", "/Progress/falls_per_s")  # fmt: skip
         return dict(zip(keys, values, strict=True))
 
-    def _scalars(self, nan: Tensor) -> dict[str, float]:
-        out = {"/Sim/nan_worlds": float(nan.sum()), "/Sim/pushes_total": float(self.dr.pushes)}
+    def _scalars(self, nan: Tensor) -> dict[str, Tensor | float]:
+        out: dict[str, Tensor | float] = {
+            "/Sim/nan_worlds": nan.sum().float(),
+            "/Sim/pushes_total": float(self.dr.pushes),  # a host count, no read-back
+        }
         out.update(self.sigma.log())
         out.update(self.curriculum.log())
         if self.cfg.motion.adaptive_sampling:

@@ -15,6 +15,7 @@ CPU device, :mod:`humimic.sim.mujoco_warp`, needs the ``gpu`` extra).
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -225,6 +226,39 @@ def reset_nan_worlds(backend: SimBackend, spec: RobotSpec) -> Tensor:
     return ids
 
 
+def validate_device(backend: str, device: str) -> torch.device:
+    """Check ``sim.device`` for ``backend`` before anything is built or written.
+
+    Accepted: ``cpu``, ``cuda`` and ``cuda:k``. CUDA needs a visible GPU (``k`` below the
+    device count) and the ``mujoco_warp`` backend; C MuJoCo (``mujoco``) runs on the CPU
+    only.
+
+    Returns:
+        The torch device.
+
+    Raises:
+        ConfigError: One line naming ``sim.device`` and what is wrong.
+    """
+    text = str(device).strip()
+    match = re.fullmatch(r"cpu|cuda(?::(\d+))?", text)
+    if match is None:
+        raise ConfigError(f"sim.device: must be cpu, cuda or cuda:K, got {device!r}")
+    if text == "cpu":
+        return torch.device("cpu")
+    if backend == "mujoco":
+        raise ConfigError(
+            f"sim.device={text}: the mujoco backend (C MuJoCo) runs on the CPU only; "
+            "use sim.backend=mujoco_warp (--backend mujoco_warp) for a GPU"
+        )
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise ConfigError(f"sim.device={text}: CUDA is not available on this machine")
+    index = int(match.group(1) or 0)
+    if index >= count:
+        raise ConfigError(f"sim.device={text}: only {count} CUDA device(s), cuda:0..{count - 1}")
+    return torch.device("cuda", index)
+
+
 def make_backend(
     name: str,
     model: mujoco.MjModel,
@@ -247,7 +281,7 @@ def make_backend(
         **opts: Backend options, see each backend's constructor.
 
     Raises:
-        ConfigError: Unknown backend name or invalid option.
+        ConfigError: Unknown backend name, invalid option or device.
     """
     cls: type
     if name == "mujoco":
@@ -260,6 +294,7 @@ def make_backend(
         cls = MujocoWarpBackend
     else:
         raise ConfigError(f"sim backend {name!r} is unknown; valid: {', '.join(BACKENDS)}")
+    validate_device(name, device)
     known = set(inspect.signature(cls).parameters) - {"model", "spec", "num_worlds", "body_names"}
     unknown = sorted(set(opts) - known)
     if unknown:
