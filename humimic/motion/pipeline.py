@@ -69,7 +69,7 @@ class ClipMaker:
         from humimic.motion.io.detect import ROBOT_FORMATS, detect_format
 
         start = time.perf_counter()
-        fmt = detect_format(source)
+        fmt = detect_format(source, trust_pickle=options.trust_pickle)
         if fmt in ROBOT_FORMATS:
             clip, report, frames_in = self._convert_robot_clip(source, fmt, options)
         else:
@@ -165,7 +165,12 @@ class ClipMaker:
             clip = robot_formats.read_pbhc_pkl(source, variant, trust_pickle=options.trust_pickle)
         clip.settings = {**clip.settings, **self.settings}
         report: dict[str, Any] = {
-            "source": {"file": str(source), "format": fmt, "sha256": file_sha256(source)}
+            "source": {
+                "file": str(source),
+                "format": fmt,
+                "sha256": file_sha256(source),
+                "notes": _import_notes(clip.settings),
+            }
         }
         self._assess(clip, report, filter_verdict=None)
         return clip, report, clip.num_frames
@@ -188,6 +193,26 @@ class ClipMaker:
             )
         report["verdict"] = verdict
         report["reasons"] = reasons
+
+
+def _import_notes(settings: dict[str, Any]) -> list[str]:
+    """What the importer changed to bring another tool's clip to humimic's conventions."""
+    notes = []
+    shift = settings.get("grounded_by_m")
+    if shift is not None:
+        way = "lowered" if shift < 0 else "raised"
+        notes.append(
+            f"grounded: {way} by {abs(shift) * 100:.1f} cm (the soles "
+            f"{'floated above' if shift < 0 else 'sank below'} the ground)"
+        )
+    frames = settings.get("contact_recomputed_frames")
+    if frames:
+        notes.append(
+            f"contact: {frames} frames padded with 0.5 (unknown), recomputed from the feet"
+        )
+    if settings.get("dropped_joints"):
+        notes.append(f"dropped joints the robot lacks: {', '.join(settings['dropped_joints'])}")
+    return notes
 
 
 EXTRA_FORMATS = {"beyondmimic": ".beyondmimic.npz", "unitree_csv": ".unitree.csv"}

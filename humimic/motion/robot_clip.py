@@ -313,6 +313,49 @@ def robot_contact_mask(
     return np.asarray(mask, dtype=np.float64)
 
 
+GROUND_PERCENTILE = 5.0
+"""Percentile over frames of the lowest sole point taken as the clip's ground clearance:
+low enough to be the stance frames, high enough to ignore a few penetrating frames."""
+
+
+def sole_clearance_m(
+    model: mujoco.MjModel, spec: RobotSpec, body_pos_w: F64, body_quat_w: F64
+) -> float:
+    """How far (m) the clip's soles stay above z = 0 when they are lowest (negative: below).
+
+    Args:
+        model: The variant's model.
+        spec: The variant.
+        body_pos_w: Shape (T, nbody, 3), world included (as :func:`forward_kinematics` gives).
+        body_quat_w: Shape (T, nbody, 4), wxyz.
+
+    Returns:
+        The :data:`GROUND_PERCENTILE` percentile over frames of the lowest sole point's z.
+    """
+    soles = robot_foot_sole_points_b(model, spec)
+    lowest = np.full(body_pos_w.shape[0], np.inf)
+    for side in FEET:
+        body = foot_body_id(model, spec, side)
+        z = sole_points_w(soles[side], body_pos_w[:, body], body_quat_w[:, body])[..., 2]
+        lowest = np.minimum(lowest, z.min(axis=1))
+    return float(np.percentile(lowest, GROUND_PERCENTILE))
+
+
+def ground_root(
+    model: mujoco.MjModel, spec: RobotSpec, root_pos_w: F64, root_quat_w: F64, joint_pos: F64
+) -> tuple[F64, float]:
+    """Root positions shifted in z so the soles stand on z = 0, and the shift (m).
+
+    Clips from other tools often float (ASAP's stand 5-13 cm up) or sink: the feasibility
+    checks and a tracker's reward both take z = 0 as the ground. One constant shift keeps the
+    motion's own vertical movement.
+    """
+    qpos = joint_trajectory_to_qpos(model, spec, root_pos_w, root_quat_w, joint_pos)
+    kin = forward_kinematics(model, qpos)
+    shift = -sole_clearance_m(model, spec, kin["body_pos_w"], kin["body_quat_w"])
+    return root_pos_w + np.array([0.0, 0.0, shift]), shift
+
+
 def _sha_if_file(path: str | Path) -> str:
     """SHA-256 of ``path`` when it names a readable file, else ``""``."""
     if not str(path):

@@ -14,6 +14,9 @@ Formats:
     * PBHC / ASAP ``.pkl``: ``{motion_name: {root_trans_offset, root_rot (xyzw), dof (T, 23),
       fps, contact_mask, ...}}`` written with joblib or pickle. Pickles run code when loaded,
       so they are read only on request (``trust_pickle=True``, CLI ``--trust-pickle``).
+      Their conventions are undone: ``contact_mask`` 0.5 is PBHC's padding (unknown, recomputed
+      from the feet), and a clip floating or sinking more than :data:`GROUND_TOLERANCE_M` (ASAP's
+      stand 5-13 cm up) is shifted onto the ground; ``settings`` records both.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from humimic.errors import HumimicError, InputFileError
 from humimic.files import atomic_write
 from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
-from humimic.motion.robot_clip import make_robot_clip
+from humimic.motion.robot_clip import (
+    forward_kinematics,
+    ground_root,
+    joint_trajectory_to_qpos,
+    make_robot_clip,
+    robot_contact_mask,
+)
 from humimic.robot.model import build_model
 from humimic.robot.spec import RobotSpec, available_variants, load_robot_spec
 
@@ -43,6 +52,13 @@ UNITREE_CSV_FPS = 30.0
 
 PBHC_VARIANTS = {23: "g1_23dof_lock_wrist", 29: "g1_29dof"}
 """PBHC ``dof`` width -> the variant whose joint order it uses."""
+
+PBHC_CONTACT_PADDING = 0.5
+"""``contact_mask`` value PBHC writes on frames it did not label (blend-in/out padding)."""
+
+GROUND_TOLERANCE_M = 0.02
+"""Imported clips whose soles float or sink more than this are shifted onto z = 0 (PBHC's
+default pose at root z = 0.80 m stands 1.6 cm up on this model and is left as it is)."""
 
 ISAACLAB_G1_JOINT_ORDER = [
     "left_hip_pitch_joint", "right_hip_pitch_joint", "waist_yaw_joint",
@@ -161,7 +177,7 @@ def read_pbhc_pkl(
             f"{path}: refusing to load a pickle (loading runs code stored in the file); "
             "pass --trust-pickle if you trust where it came from"
         )
-    motion = _pick_motion(path, _load_pickle(path), motion_name)
+    motion = _pick_motion(path, load_pickle(path), motion_name)
     missing = [k for k in ("root_trans_offset", "root_rot", "dof", "fps") if k not in motion]
     if missing:
         raise InputFileError(path, f"PBHC motion lacks keys {missing}")
@@ -173,13 +189,17 @@ def read_pbhc_pkl(
     _check_quat_rows(path, quat, first_line=None)
     contact = motion.get("contact_mask")
     if contact is not None:
-        contact = (np.asarray(contact, np.float64) > 0.5).astype(np.float64)
+        contact = np.asarray(contact, np.float64)
+        # PBHC pads blend-in/out frames with 0.5: unknown, recomputed from the feet.
+        padded = np.abs(contact - PBHC_CONTACT_PADDING) < 1e-6
+        contact = np.where(padded, np.nan, (contact > 0.5).astype(np.float64))
     spec = load_robot_spec(variant)
     root = np.asarray(motion["root_trans_offset"], np.float64)
     fps = float(np.asarray(motion["fps"]).reshape(-1)[0])
     return _clip_from_named_joints(
-        path, spec, root, quat, names, dof, fps, source_format="pbhc_pkl", contact_mask=contact
-    )
+        path, spec, root, quat, names, dof, fps, source_format="pbhc_pkl",
+        contact_mask=contact, ground=True,
+    )  # fmt: skip
 
 
 def write_beyondmimic_npz(clip: RobotClip, path: str | Path) -> Path:
@@ -247,8 +267,16 @@ def _clip_from_named_joints(
     *,
     source_format: str,
     contact_mask: F64 | None = None,
+    ground: bool = False,
 ) -> RobotClip:
-    """Match file joints to ``spec`` by name and build the clip."""
+    """Match file joints to ``spec`` by name and build the clip.
+
+    Args:
+        contact_mask: Shape (T, 2) with NaN where the file does not know (filled from the
+            feet as :func:`~humimic.motion.robot_clip.robot_contact_mask` finds them).
+        ground: Shift the root so the soles stand on z = 0 when they float or sink by more
+            than :data:`GROUND_TOLERANCE_M` (recorded in ``settings["grounded_by_m"]``).
+    """
     t_len = values.shape[0]
     if np.shape(root_pos) != (t_len, 3) or np.shape(root_quat) != (t_len, 4):
         raise InputFileError(path, f"root arrays do not have {t_len} frames")
@@ -266,11 +294,24 @@ def _clip_from_named_joints(
         settings["dropped_joints_max_abs_rad"] = float(np.abs(values[:, columns]).max())
     joints = values[:, [names.index(n) for n in spec.joint_names]]
     model = build_model(spec)
+    root_pos = np.asarray(root_pos, np.float64)
+    root_quat = quat_np.normalize(root_quat)
+    if ground:
+        grounded, shift = ground_root(model, spec, root_pos, root_quat, joints)
+        if abs(shift) > GROUND_TOLERANCE_M:
+            root_pos, settings["grounded_by_m"] = grounded, round(shift, 4)
+    if contact_mask is not None and np.isnan(contact_mask).any():
+        unknown = np.isnan(contact_mask)
+        qpos = joint_trajectory_to_qpos(model, spec, root_pos, root_quat, joints)
+        kin = forward_kinematics(model, qpos)
+        found = robot_contact_mask(model, spec, kin["body_pos_w"], kin["body_quat_w"], fps)
+        contact_mask = np.where(unknown, found, contact_mask)
+        settings["contact_recomputed_frames"] = int(unknown.any(axis=1).sum())
     return make_robot_clip(
         spec,
         model,
         root_pos,
-        quat_np.normalize(root_quat),
+        root_quat,
         joints,
         fps,
         contact_mask=contact_mask,
@@ -340,7 +381,7 @@ def _root_from_bodies(path: Path, raw: dict[str, np.ndarray], t_len: int) -> tup
     return pos[:, row], quat[:, row]
 
 
-def _load_pickle(path: Path) -> Any:
+def load_pickle(path: Path) -> Any:
     """Unpickle with joblib when installed (PBHC writes with joblib), else plain pickle."""
     if not path.is_file():
         raise InputFileError(path, "file not found")
