@@ -48,20 +48,39 @@ class FeasibilityCfg:
 
     Attributes:
         joint_limit_warn_rad, joint_limit_fail_rad: Worst excursion beyond a joint range, rad.
-        joint_speed_warn_fraction, joint_speed_fail_fraction: Peak |joint speed| / limit.
+        joint_speed_warn_fraction: Peak |joint speed| / limit of the clip's (smoothed) joint
+            velocities above which a clip warns: the actuator saturates and the tracker lags.
+        joint_jump_fail_fraction: Frame-to-frame |Δq|·fps / limit above which a clip fails: a
+            discontinuity (a solver flip), not a motion; no smoothing hides it.
         skating_warn_mps, skating_fail_mps: Mean horizontal speed of the contact feet, m/s
             (per frame the slowest sole point of the foot, so pivoting on heel or toe is allowed).
+        skating_p95_warn_mps, skating_peak_warn_mps: 95th percentile and peak of the same
+            speeds above which a clip warns (a mean hides a few frames of sliding).
+        root_speed_warn_mps: 99th percentile of the root's horizontal speed above which a clip
+            warns (beyond what the robot runs).
+        root_jump_fail_mps: Frame-to-frame root speed above which a clip fails (a teleport).
         penetration_warn_m, penetration_fail_m: Deepest robot collision geom below z = 0, m.
         self_collision_depth_m: Robot-robot contacts deeper than this count, m.
         self_collision_warn_fraction, self_collision_fail_fraction: Fraction of frames with one.
-        torque_warn_fraction, torque_fail_fraction: Peak |τ| / effort limit of any joint.
+        torque_warn_fraction, torque_fail_fraction: ``torque_percentile`` percentile over
+            frames of |τ| / effort limit, worst joint (single-frame peaks of differentiated
+            mocap are noise; the peak is reported too).
+        torque_percentile: Percentile used for the torque check.
         unsupported_force_warn_fraction, unsupported_force_fail_fraction: Percentile (below) of
-            the residual root force the feet cannot supply, as a fraction of the body weight.
+            the residual root force the feet cannot supply, as a fraction of the body weight,
+            over the frames where a foot can push.
         unsupported_cop_warn_m, unsupported_cop_fail_m: Same percentile of the residual root
             torque divided by the body weight, m (how far the centre of pressure would have to
             leave the feet).
         unsupported_percentile: Percentile over frames used for the two checks above (robust to
             single-frame spikes of differentiated mocap).
+        hover_force_fraction: On frames where no foot can push, a residual force above this
+            fraction of the weight means the body is held up by nothing (non-ballistic flight).
+        max_hover_s: Longest such run before the clip fails; shorter runs (take-off and
+            landing timing of a jump) warn.
+        ground_touch_m: A sole within this height of the ground can push even when the clip's
+            contact mask says the foot is up (masks of other tools and of fast gaits miss
+            stance frames), m.
         friction: Friction coefficient of the linearised cone at the sole points.
         sole_contact_band_m: A contact foot pushes through its sole points within this height
             of its lowest one, m (a rolling foot pushes through its toes only).
@@ -78,9 +97,13 @@ class FeasibilityCfg:
     joint_limit_warn_rad: float = 0.01
     joint_limit_fail_rad: float = 0.05
     joint_speed_warn_fraction: float = 1.0
-    joint_speed_fail_fraction: float = 1.5
+    joint_jump_fail_fraction: float = 3.0
     skating_warn_mps: float = 0.02
     skating_fail_mps: float = 0.10
+    skating_p95_warn_mps: float = 0.2
+    skating_peak_warn_mps: float = 1.0
+    root_speed_warn_mps: float = 3.0
+    root_jump_fail_mps: float = 10.0
     penetration_warn_m: float = 0.005
     penetration_fail_m: float = 0.03
     self_collision_depth_m: float = 0.005
@@ -88,11 +111,15 @@ class FeasibilityCfg:
     self_collision_fail_fraction: float = 0.05
     torque_warn_fraction: float = 1.0
     torque_fail_fraction: float = 2.0
-    unsupported_force_warn_fraction: float = 0.1
-    unsupported_force_fail_fraction: float = 0.3
-    unsupported_cop_warn_m: float = 0.05
-    unsupported_cop_fail_m: float = 0.15
+    torque_percentile: float = 99.0
+    unsupported_force_warn_fraction: float = 0.2
+    unsupported_force_fail_fraction: float = 0.5
+    unsupported_cop_warn_m: float = 0.15
+    unsupported_cop_fail_m: float = 0.30
     unsupported_percentile: float = 95.0
+    hover_force_fraction: float = 0.5
+    max_hover_s: float = 0.25
+    ground_touch_m: float = 0.02
     friction: float = 1.0
     sole_contact_band_m: float = 0.01
     contact_max_height_m: float = 0.05
@@ -109,10 +136,11 @@ class FeasibilityCfg:
             if not (np.isfinite(value) and value >= 0):
                 raise ConfigError(f"FeasibilityCfg.{f.name} must be >= 0, got {value}")
             warn = f.name.replace("_fail", "_warn")
-            if warn != f.name and getattr(self, warn) > value:
+            if warn != f.name and hasattr(self, warn) and getattr(self, warn) > value:
                 raise ConfigError(f"FeasibilityCfg.{warn} must not exceed {f.name} ({value})")
-        if not 0 < self.unsupported_percentile <= 100:
-            raise ConfigError("FeasibilityCfg.unsupported_percentile must be in (0, 100]")
+        for name in ("unsupported_percentile", "torque_percentile"):
+            if not 0 < getattr(self, name) <= 100:
+                raise ConfigError(f"FeasibilityCfg.{name} must be in (0, 100]")
         for name in ("friction", "ridge"):
             if getattr(self, name) <= 0:
                 raise ConfigError(
@@ -151,16 +179,24 @@ def assess_clip(
     qvel, qacc = _generalised_motion(model, spec, qpos, clip.fps, sigma_frames)
     mask = np.asarray(clip.contact_mask) > 0.5
     frames = _frame_pass(model, spec, qpos, qvel, qacc, mask, cfg)
-    frames["residual"], frames["tau"], frames["normal"] = _support(model, spec, frames, mask, cfg)
+    # A sole on the ground can push whatever the mask says: the support check asks whether
+    # the robot can do the motion, not whether the labels are right (skating uses the labels).
+    can_push = mask | (frames["soles_w"][..., 2].min(axis=2) <= cfg.ground_touch_m)
+    frames["residual"], frames["tau"], frames["normal"] = _support(
+        model, spec, frames, can_push, cfg
+    )
     weight = float(mujoco.mj_getTotalmass(model) * np.linalg.norm(model.opt.gravity))
     names = list(spec.joint_names)
     checks = {
         "joint_limits": _check_joint_limits(model, names, joint_pos, cfg),
-        "joint_speed": _check_joint_speed(spec, _clip_joints(clip, spec, clip.joint_vel), cfg),
+        "joint_speed": _check_joint_speed(
+            spec, _clip_joints(clip, spec, clip.joint_vel), joint_pos, clip.fps, cfg
+        ),
+        "root_speed": _check_root_speed(np.asarray(clip.root_pos_w), clip.fps, cfg),
         "foot_skating": _check_skating(frames["soles_w"], mask, clip.fps, cfg),
         "ground_penetration": _check_penetration(model, frames, cfg),
         "self_collision": _check_self_collision(model, frames, cfg),
-        "support": _check_support(frames, mask, weight, cfg),
+        "support": _check_support(frames, can_push, weight, clip.fps, cfg),
         "torque": _check_torque(spec, frames["tau"], cfg),
     }
     verdict = max((c["verdict"] for c in checks.values()), key=VERDICTS.index)
@@ -396,9 +432,27 @@ def _self_contacts(
     return [(t, int(a), int(b), float(d)) for a, b, d in zip(g1[keep], g2[keep], depth[keep])]
 
 
-def _grade(value: float, warn: float, fail: float) -> str:
-    """``fail`` above ``fail``, ``warn`` above ``warn``, else ``pass``."""
-    return "fail" if value > fail else "warn" if value > warn else "pass"
+def exceeds(value: float, limit: float, digits: int = 3) -> bool:
+    """``value > limit`` at the precision reports print (``digits`` decimals).
+
+    A value that prints as its limit is at the limit, not over it: no "0.10 > 0.10".
+    """
+    return round(float(value), digits) > round(float(limit), digits)
+
+
+def _grade(value: float, warn: float, fail: float, digits: int = 3) -> str:
+    """``fail`` above ``fail``, ``warn`` above ``warn`` (at ``digits`` decimals), else ``pass``."""
+    return (
+        "fail"
+        if exceeds(value, fail, digits)
+        else "warn"
+        if exceeds(value, warn, digits)
+        else "pass"
+    )
+
+
+def _worst(*verdicts: str) -> str:
+    return max(verdicts, key=VERDICTS.index)
 
 
 def _result(verdict: str, reason: str, **values: Any) -> dict[str, Any]:
@@ -432,24 +486,75 @@ def _check_joint_limits(
     )
 
 
-def _check_joint_speed(spec: RobotSpec, joint_vel: F64, cfg: FeasibilityCfg) -> dict[str, Any]:
+def _check_joint_speed(
+    spec: RobotSpec, joint_vel: F64, joint_pos: F64, fps: float, cfg: FeasibilityCfg
+) -> dict[str, Any]:
+    """Smoothed peak speed (warns) and raw frame-to-frame jumps (fail), per joint."""
     names = list(spec.joint_names)
-    peak = np.abs(joint_vel).max(axis=0) / np.asarray(spec.velocity_limit, np.float64)
+    limit = np.asarray(spec.velocity_limit, np.float64)
+    peak = np.abs(joint_vel).max(axis=0) / limit
     worst = int(np.argmax(peak))
-    verdict = _grade(
-        float(peak[worst]), cfg.joint_speed_warn_fraction, cfg.joint_speed_fail_fraction
+    step = np.abs(np.diff(joint_pos, axis=0)) * fps  # (T-1, J) rad/s between frames
+    raw = step.max(axis=0) / limit if len(step) else np.zeros(len(names))
+    jumper = int(np.argmax(raw))
+    at = int(np.argmax(step[:, jumper])) if len(step) else 0
+    reasons = []
+    if exceeds(raw[jumper], cfg.joint_jump_fail_fraction, 2):
+        reasons.append(
+            f"{names[jumper]} jumps {step[at, jumper] / fps:.2f} rad between frames {at} and "
+            f"{at + 1} ({step[at, jumper]:.0f} rad/s, {raw[jumper]:.1f}x its "
+            f"{limit[jumper]:g} rad/s limit; fail > {cfg.joint_jump_fail_fraction:g}x)"
+        )
+    if exceeds(peak[worst], cfg.joint_speed_warn_fraction, 2):
+        reasons.append(
+            f"{names[worst]} reaches {peak[worst]:.2f}x its speed limit "
+            f"({limit[worst]:g} rad/s; warn > {cfg.joint_speed_warn_fraction:g}x)"
+        )
+    verdict = _worst(
+        "fail" if exceeds(raw[jumper], cfg.joint_jump_fail_fraction, 2) else "pass",
+        "warn" if reasons else "pass",
     )
-    reason = (
-        f"{names[worst]} reaches {peak[worst]:.2f}x its speed limit "
-        f"({spec.velocity_limit[worst]:g} rad/s)"
+    return {
+        "verdict": verdict,
+        "reasons": reasons,
+        "worst_joint": names[worst],
+        "worst_fraction": float(peak[worst]),
+        "peak_fraction": {n: float(p) for n, p in zip(names, peak)},
+        "frame_to_frame_max_rad_s": float(step[at, jumper]) if len(step) else 0.0,
+        "frame_to_frame_joint": names[jumper],
+        "frame_to_frame_frame": at,
+        "frame_to_frame_fraction": float(raw[jumper]),
+    }
+
+
+def _check_root_speed(root_pos_w: F64, fps: float, cfg: FeasibilityCfg) -> dict[str, Any]:
+    """Root horizontal speed (99th percentile warns) and frame-to-frame steps (fail)."""
+    step = np.linalg.norm(np.diff(root_pos_w, axis=0), axis=1) * fps  # (T-1,) m/s, 3-D
+    if step.size == 0:
+        return _result("pass", "", p99_mps=0.0, max_mps=0.0, max_frame=0)
+    horizontal = np.linalg.norm(np.diff(root_pos_w[:, :2], axis=0), axis=1) * fps
+    p99, at = float(np.percentile(horizontal, 99)), int(np.argmax(step))
+    reasons = []
+    if exceeds(step[at], cfg.root_jump_fail_mps, 2):
+        reasons.append(
+            f"root jumps {step[at] / fps:.3f} m between frames {at} and {at + 1} "
+            f"({step[at]:.1f} m/s; fail > {cfg.root_jump_fail_mps:g} m/s)"
+        )
+    if exceeds(p99, cfg.root_speed_warn_mps, 2):
+        reasons.append(
+            f"root moves at {p99:.2f} m/s (99th percentile; warn > {cfg.root_speed_warn_mps:g})"
+        )
+    verdict = _worst(
+        "fail" if exceeds(step[at], cfg.root_jump_fail_mps, 2) else "pass",
+        "warn" if reasons else "pass",
     )
-    return _result(
-        verdict,
-        reason,
-        worst_joint=names[worst],
-        worst_fraction=float(peak[worst]),
-        peak_fraction={n: float(p) for n, p in zip(names, peak)},
-    )
+    return {
+        "verdict": verdict,
+        "reasons": reasons,
+        "p99_mps": p99,
+        "max_mps": float(step[at]),
+        "max_frame": at,
+    }
 
 
 def _check_skating(
@@ -461,11 +566,22 @@ def _check_skating(
     stance = mask[1:] & mask[:-1]  # (T-1, 2)
     speed = step.min(axis=2)[stance]  # slowest sole point: pivoting on heel or toe is fine
     if speed.size == 0:
-        return _result("pass", "", contact_frames=0, mean_mps=0.0, max_mps=0.0)
-    mean, peak = float(speed.mean()), float(speed.max())
-    verdict = _grade(mean, cfg.skating_warn_mps, cfg.skating_fail_mps)
-    reason = f"contact feet slide at {mean:.3f} m/s on average (max {peak:.3f} m/s)"
-    return _result(verdict, reason, contact_frames=int(speed.size), mean_mps=mean, max_mps=peak)
+        return _result("pass", "", contact_frames=0, mean_mps=0.0, p95_mps=0.0, max_mps=0.0)
+    mean, p95, peak = float(speed.mean()), float(np.percentile(speed, 95)), float(speed.max())
+    verdict = _worst(
+        _grade(mean, cfg.skating_warn_mps, cfg.skating_fail_mps),
+        "warn" if exceeds(p95, cfg.skating_p95_warn_mps) else "pass",
+        "warn" if exceeds(peak, cfg.skating_peak_warn_mps) else "pass",
+    )
+    reason = (
+        f"contact feet slide at {mean:.3f} m/s on average, {p95:.3f} m/s at the 95th "
+        f"percentile, {peak:.3f} m/s at most (warn: mean > {cfg.skating_warn_mps:g}, "
+        f"p95 > {cfg.skating_p95_warn_mps:g}, max > {cfg.skating_peak_warn_mps:g}; "
+        f"fail: mean > {cfg.skating_fail_mps:g})"
+    )
+    return _result(
+        verdict, reason, contact_frames=int(speed.size), mean_mps=mean, p95_mps=p95, max_mps=peak
+    )
 
 
 def _check_penetration(
@@ -539,40 +655,82 @@ def _check_self_collision(
 
 
 def _check_support(
-    frames: dict[str, Any], mask: NDArray[np.bool_], weight: float, cfg: FeasibilityCfg
+    frames: dict[str, Any],
+    can_push: NDArray[np.bool_],
+    weight: float,
+    fps: float,
+    cfg: FeasibilityCfg,
 ) -> dict[str, Any]:
+    """Wrench the feet cannot supply: on stance frames (lean beyond the feet, hands needed)
+    and on frames where no foot can push (held up by nothing: a non-ballistic flight)."""
     residual = frames["residual"]
     force = np.linalg.norm(residual[:, :3], axis=1) / weight
     cop = np.linalg.norm(residual[:, 3:], axis=1) / weight
+    heights = frames["soles_w"][..., 2].min(axis=2)  # (T, 2) lowest sole point per foot
+    supported = np.any(can_push & (heights <= cfg.contact_max_height_m), axis=1)
     q = cfg.unsupported_percentile
-    force_p, cop_p = float(np.percentile(force, q)), float(np.percentile(cop, q))
+    stance_force, stance_cop = force[supported], cop[supported]
+    force_p = float(np.percentile(stance_force, q)) if stance_force.size else 0.0
+    cop_p = float(np.percentile(stance_cop, q)) if stance_cop.size else 0.0
     grades = (
         _grade(force_p, cfg.unsupported_force_warn_fraction, cfg.unsupported_force_fail_fraction),
         _grade(cop_p, cfg.unsupported_cop_warn_m, cfg.unsupported_cop_fail_m),
     )
     parts = [f"{100 * force_p:.0f} % of body weight in force", f"torque worth {cop_p:.3f} m of CoP"]
     failing = [part for part, grade in zip(parts, grades) if grade != "pass"]
-    supported = np.any(mask, axis=1)
-    airborne_share = force[~supported].sum() / max(force.sum(), 1e-12)
-    cause = (
-        f"mostly in the {int((~supported).sum())} airborne frames: the flight is not ballistic"
-        if airborne_share > 0.5
-        else "hands or other supports needed, or the contact mask is wrong"
-    )
-    reason = f"the feet cannot supply {' and '.join(failing)} ({q:g}th percentile): {cause}"
-    verdict = max(grades, key=VERDICTS.index)
+    reasons = []
+    if failing:
+        cause = (
+            "hands or other supports needed"
+            if "fail" in grades
+            else "the motion leans beyond what the robot's feet can hold; a tracker will "
+            "shift its weight or step"
+        )
+        limits = (
+            f"warn > {100 * cfg.unsupported_force_warn_fraction:.0f} % / "
+            f"{cfg.unsupported_cop_warn_m:g} m, fail > "
+            f"{100 * cfg.unsupported_force_fail_fraction:.0f} % / {cfg.unsupported_cop_fail_m:g} m"
+        )
+        reasons.append(
+            f"on the {int(supported.sum())} stance frames the feet cannot supply "
+            f"{' and '.join(failing)} ({q:g}th percentile; {limits}): {cause}"
+        )
+    hover = ~supported & (force > cfg.hover_force_fraction)
+    hover_s, hover_start = _longest_true_run(hover, fps)
+    hover_grade = "pass"
+    if hover.any():
+        hover_grade = "fail" if exceeds(hover_s, cfg.max_hover_s, 2) else "warn"
+        reasons.append(
+            f"{int(hover.sum())} frames with no foot able to push still need "
+            f"> {100 * cfg.hover_force_fraction:.0f} % of the weight (the flight is not "
+            f"ballistic); longest {hover_s:.2f} s from {hover_start:.2f} s "
+            f"(fail > {cfg.max_hover_s:g} s)"
+        )
     normal = frames["normal"][supported]
-    return _result(
-        verdict,
-        reason,
-        weight_n=weight,
-        unsupported_force_fraction=_stats(force, force_p),
-        unsupported_cop_m=_stats(cop, cop_p),
-        unsupported_force_max_n=float(force.max() * weight),
-        normal_force_mean_n=float(normal.mean()) if normal.size else 0.0,
-        contact_frames=int(supported.sum()),
-        airborne_share_of_unsupported=float(airborne_share),
-    )
+    return {
+        "verdict": _worst(*grades, hover_grade),
+        "reasons": reasons,
+        "weight_n": weight,
+        "unsupported_force_fraction": _stats(stance_force, force_p),
+        "unsupported_cop_m": _stats(stance_cop, cop_p),
+        "unsupported_force_max_n": float(force.max() * weight),
+        "normal_force_mean_n": float(normal.mean()) if normal.size else 0.0,
+        "contact_frames": int(supported.sum()),
+        "hover_frames": int(hover.sum()),
+        "longest_hover_s": hover_s,
+    }
+
+
+def _longest_true_run(flags: NDArray[np.bool_], fps: float) -> tuple[float, float]:
+    """Duration and start (s) of the longest run of True frames, or (0, 0)."""
+    from humimic.motion.contact import mask_runs
+
+    starts, lengths = mask_runs(flags)
+    runs = [(int(n), int(s0)) for s0, n in zip(starts, lengths) if flags[s0]]
+    if not runs:
+        return 0.0, 0.0
+    n, s0 = max(runs, key=lambda r: (r[0], -r[1]))
+    return n / fps, s0 / fps
 
 
 def _check_torque(spec: RobotSpec, tau: F64, cfg: FeasibilityCfg) -> dict[str, Any]:
@@ -580,18 +738,22 @@ def _check_torque(spec: RobotSpec, tau: F64, cfg: FeasibilityCfg) -> dict[str, A
     limit = np.asarray(spec.effort_limit, np.float64)
     ratio = np.abs(tau) / limit  # (T, J)
     peak = ratio.max(axis=0)
-    worst = int(np.argmax(peak))
-    verdict = _grade(float(peak[worst]), cfg.torque_warn_fraction, cfg.torque_fail_fraction)
+    high = np.percentile(ratio, cfg.torque_percentile, axis=0)
+    worst = int(np.argmax(high))
+    verdict = _grade(float(high[worst]), cfg.torque_warn_fraction, cfg.torque_fail_fraction, 2)
     reason = (
-        f"{names[worst]} needs {peak[worst]:.2f}x its effort limit "
-        f"({np.abs(tau[:, worst]).max():.0f} of {limit[worst]:g} N·m)"
+        f"{names[worst]} needs {high[worst]:.2f}x its effort limit at the "
+        f"{cfg.torque_percentile:g}th percentile of frames ({high[worst] * limit[worst]:.0f} of "
+        f"{limit[worst]:g} N·m; peak {peak[worst]:.2f}x; warn > {cfg.torque_warn_fraction:g}x, "
+        f"fail > {cfg.torque_fail_fraction:g}x)"
     )
     top = np.argsort(-peak)[: cfg.series_joints]
     return _result(
         verdict,
         reason,
         worst_joint=names[worst],
-        worst_fraction=float(peak[worst]),
+        worst_fraction=float(peak.max()),
+        percentile_fraction=float(high[worst]),
         peak_fraction={n: float(p) for n, p in zip(names, peak)},
         peak_nm={n: float(v) for n, v in zip(names, np.abs(tau).max(axis=0))},
         series={names[j]: np.round(ratio[:, j], 3).tolist() for j in top},
@@ -599,7 +761,9 @@ def _check_torque(spec: RobotSpec, tau: F64, cfg: FeasibilityCfg) -> dict[str, A
 
 
 def _stats(values: F64, percentile_value: float) -> dict[str, float]:
-    """Percentile, max and mean of a per-frame series."""
+    """Percentile, max and mean of a per-frame series (zeros when empty)."""
+    if values.size == 0:
+        return {"p": 0.0, "max": 0.0, "mean": 0.0}
     return {"p": percentile_value, "max": float(values.max()), "mean": float(values.mean())}
 
 

@@ -1,10 +1,11 @@
 """Physics-based clip filter: is the centre of mass over the centre of pressure (PBHC §2.2)?
 
 A frame is *stable* when the ground projections of the centre of mass (CoM) and the centre of
-pressure (CoP) are closer than ``stability_threshold_m``. A clip passes when its first and last
-frames are stable and no run of unstable frames lasts longer than ``max_unstable_s`` (PBHC's
-rule), and, beyond PBHC, when it never leaves the feet for longer than ``max_off_feet_s`` and
-never flies longer than ``max_airborne_s``.
+pressure (CoP) are not farther apart than ``stability_threshold_m`` (at the millimetre). A clip
+passes when no run of unstable frames lasts longer than ``max_unstable_s`` (PBHC's rule), and,
+beyond PBHC, when it never leaves the feet for longer than ``max_off_feet_s`` and never flies
+longer than ``max_airborne_s``. PBHC also rejects clips whose first or last frame is unstable;
+here that is a warning (``severity="warn"``): short and cut clips have one and track fine.
 
 Frames are sorted by heights above the ground plane z = 0:
 
@@ -100,8 +101,9 @@ class FilterCfg:
         max_off_feet_s: Longest allowed run of frames off the feet (s).
         flight_accel_tol_mps2: Allowed gap (m/s²) between a flight's fitted CoM vertical
             acceleration and −9.81.
-        require_stable_ends: Fail when the first or last frame is not stable (PBHC). Clips cut
-            mid-run fail this (CMU 09_06: CoM 0.25 m ahead of the stance foot on frame 0).
+        require_stable_ends: Flag a first or last frame that is not stable (PBHC rejects
+            such clips). Only a warning here: clips cut mid-run have one (CMU 09_06: CoM 0.25 m
+            ahead of the stance foot on frame 0) and a tracker starts and ends them anyway.
     """
 
     stability_threshold_m: float = 0.1
@@ -138,6 +140,7 @@ class FilterResult:
     Attributes:
         passed: Whether the clip passes.
         reason: One line saying why it passed or failed.
+        severity: ``"pass"``, ``"warn"`` (only the end frames are unstable) or ``"fail"``.
         distance_m: ``(T,)`` horizontal CoM–CoP distance in metres; finite everywhere (JSON
             safe) but meaningless on flight frames, which the statistics leave out.
         stable: ``(T,)`` frames on the feet with the distance below the threshold.
@@ -159,12 +162,14 @@ class FilterResult:
     first_stable: int | None
     last_stable: int | None
     fps: float
+    severity: str = "pass"
 
     def summary(self) -> dict[str, object]:
         """Report entry: verdict, reason and distance statistics (metres, seconds)."""
         d = self.distance_m[~self.airborne]
         return {
             "passed": self.passed,
+            "severity": self.severity,
             "reason": self.reason,
             "distance_median_m": round(float(np.median(d)), 4) if d.size else None,
             "distance_max_m": round(float(np.max(d)), 4) if d.size else None,
@@ -294,20 +299,23 @@ def stability(motion: HumanMotion, cfg: FilterCfg) -> FilterResult:
     airborne = _ballistic(~on_feet, com[:, 2], motion.fps, cfg)
     off_feet = ~on_feet & ~airborne
     dist = np.linalg.norm(com[:, :2] - cop[:, :2], axis=1)
-    stable = on_feet & (dist < cfg.stability_threshold_m)
+    stable = on_feet & ~_beyond(dist, cfg.stability_threshold_m)
     runs = {
         "unstable": _longest_run(~stable & ~airborne, motion.fps),
         "off_feet": _longest_run(off_feet, motion.fps),
         "airborne": _longest_run(airborne, motion.fps),
     }
-    reason = _verdict(cfg, dist, foot_low, airborne, runs)
+    failure = _verdict(cfg, dist, foot_low, airborne, runs)
+    warning = _end_frames(cfg, dist, foot_low, airborne)
     idx = np.flatnonzero(stable)
     run_s = runs["unstable"][0]
-    passed = reason is None
-    if passed:
+    passed = failure is None
+    reason = failure or warning
+    severity = "fail" if failure else "warn" if warning else "pass"
+    if reason is None:
         reason = f"stable (longest unstable run {run_s:.2f} s, limit {cfg.max_unstable_s:.2f} s)"
     if not cfg.enabled:
-        passed, reason = True, f"filter disabled (measured: {reason})"
+        passed, severity, reason = True, "pass", f"filter disabled (measured: {reason})"
     return FilterResult(
         passed=passed,
         reason=str(reason),
@@ -319,6 +327,7 @@ def stability(motion: HumanMotion, cfg: FilterCfg) -> FilterResult:
         first_stable=int(idx[0]) if idx.size else None,
         last_stable=int(idx[-1]) if idx.size else None,
         fps=float(motion.fps),
+        severity=severity,
     )
 
 
@@ -332,14 +341,18 @@ def _longest_run(flags: NDArray[np.bool_], fps: float) -> tuple[float, float]:
     return n / fps, s / fps
 
 
-def _verdict(
+def _beyond(value: ArrayLike, limit: float) -> NDArray[np.bool_]:
+    """``value > limit`` at the millimetre the reports print: no "0.10 > 0.10"."""
+    return np.round(np.asarray(value, np.float64), 3) > round(limit, 3)
+
+
+def _end_frames(
     cfg: FilterCfg,
     dist: NDArray[np.float64],
     foot_low: NDArray[np.float64],
     airborne: NDArray[np.bool_],
-    runs: dict[str, tuple[float, float]],
 ) -> str | None:
-    """Reason the clip fails, or None when it passes."""
+    """Why the first or last frame is not stable (a warning), or None."""
     ends = ((0, "first"), (len(dist) - 1, "last")) if cfg.require_stable_ends else ()
     for i, label in ends:
         if airborne[i]:
@@ -348,11 +361,22 @@ def _verdict(
             )
         if foot_low[i] > cfg.airborne_height_m:
             return f"{label} frame not on the feet (lowest foot joint {foot_low[i]:.2f} m up)"
-        if not dist[i] < cfg.stability_threshold_m:
+        if _beyond(dist[i], cfg.stability_threshold_m):
             return (
-                f"{label} frame unstable (CoM–CoP {dist[i]:.2f} m > "
-                f"{cfg.stability_threshold_m:.2f} m)"
+                f"{label} frame unstable (CoM–CoP {dist[i]:.3f} m > "
+                f"{cfg.stability_threshold_m:.3f} m)"
             )
+    return None
+
+
+def _verdict(
+    cfg: FilterCfg,
+    dist: NDArray[np.float64],
+    foot_low: NDArray[np.float64],
+    airborne: NDArray[np.bool_],
+    runs: dict[str, tuple[float, float]],
+) -> str | None:
+    """Reason the clip fails (an unstable, off-the-feet or airborne run too long), or None."""
     limits = {
         "unstable": ("unstable", cfg.max_unstable_s),
         "off_feet": ("off the feet", cfg.max_off_feet_s),
@@ -360,6 +384,6 @@ def _verdict(
     }
     for key, (words, limit) in limits.items():
         run_s, start_s = runs[key]
-        if run_s > limit + 1e-9:
+        if round(run_s, 2) > round(limit, 2):
             return f"{words} for {run_s:.2f} s from {start_s:.2f} s (limit {limit:.2f} s)"
     return None

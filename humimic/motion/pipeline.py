@@ -181,8 +181,9 @@ class ClipMaker:
 
         report["feasibility"] = assess_clip(clip, self.spec, self.model, self.cfg.feasibility)
         verdict, reasons = report["feasibility"]["verdict"], list(report["feasibility"]["reasons"])
-        if filter_verdict is not None and not filter_verdict.passed:
-            verdict = "fail"
+        severity = getattr(filter_verdict, "severity", "pass")
+        if filter_verdict is not None and severity != "pass":
+            verdict = max(verdict, severity, key=VERDICTS.index)
             reasons.insert(0, f"physics filter: {filter_verdict.reason}")
         error = report.get("retarget", {}).get("key_point_error_mean_m")
         if error is not None and error > self.cfg.batch.max_key_point_error_m:
@@ -263,8 +264,11 @@ def _figures(report: dict[str, Any]) -> dict[str, float]:
     checks = report.get("feasibility", {}).get("checks", {})
     for check, key in (
         ("foot_skating", "mean_mps"),
+        ("foot_skating", "max_mps"),
         ("ground_penetration", "max_depth_m"),
         ("joint_speed", "worst_fraction"),
+        ("joint_speed", "frame_to_frame_max_rad_s"),
+        ("root_speed", "max_mps"),
         ("torque", "worst_fraction"),
     ):
         value = checks.get(check, {}).get(key)

@@ -85,7 +85,9 @@ def test_lifted_robot_needs_its_weight_as_support(robot, ground_height, contact)
     report = assess_clip(_clip(robot, ground_height + 0.5, contact=contact), spec, model)
     support = report["checks"]["support"]
     assert support["unsupported_force_max_n"] == pytest.approx(_weight(model), rel=1e-6)
-    assert support["unsupported_force_fraction"]["p"] == pytest.approx(1.0, rel=1e-6)
+    # no foot can push on any frame: 1 s held up by nothing (limit 0.25 s)
+    assert support["contact_frames"] == 0 and support["hover_frames"] == T
+    assert support["longest_hover_s"] == pytest.approx(T / FPS)
     assert support["verdict"] == "fail" and report["verdict"] == "fail"
     assert support["normal_force_mean_n"] == 0.0
 
@@ -249,3 +251,56 @@ def test_lowest_point_of_an_upright_cylinder_survives_rounding() -> None:
     pos = np.array([[[0.0, 0.0, 1.0]]])
     low = _lowest_z(model, np.array([0]), pos, mat)
     np.testing.assert_allclose(low, [[1.0 - 0.2]], atol=1e-12)
+
+
+def _long_clip(robot, height, t_len: int, *, root_x=None, joints=None):
+    spec, model = robot
+    root_pos = np.tile([0.0, 0.0, height], (t_len, 1))
+    if root_x is not None:
+        root_pos[:, 0] = root_x
+    if joints is None:
+        joints = np.tile(spec.default_joint_pos, (t_len, 1)).astype(np.float64)
+    quat = np.tile([1.0, 0.0, 0.0, 0.0], (t_len, 1))
+    mask = np.ones((t_len, 2))
+    return make_robot_clip(spec, model, root_pos, quat, joints, FPS, contact_mask=mask)
+
+
+def test_one_frame_of_fast_skating_warns_though_the_mean_is_small(robot, ground_height):
+    # issue 12: skating passed with a 4.2 m/s peak because only the mean was checked
+    spec, model = robot
+    t_len = 300
+    x = np.where(np.arange(t_len) > 150, 4.2 / FPS, 0.0)  # one 14 cm slide in 10 s
+    skating = assess_clip(_long_clip(robot, ground_height, t_len, root_x=x), spec, model)["checks"][
+        "foot_skating"
+    ]
+    assert skating["mean_mps"] == pytest.approx(4.2 / (t_len - 1), rel=1e-6)  # 0.014 < 0.02
+    assert skating["max_mps"] == pytest.approx(4.2, rel=1e-6)
+    assert skating["verdict"] == "warn" and "4.200 m/s at most" in skating["reasons"][0]
+
+
+def test_a_joint_flip_between_frames_fails_with_its_real_speed(robot, ground_height):
+    # issue 12: a 209 rad/s hip yaw flip was reported as "1.6x the speed limit" (smoothed)
+    spec, model = robot
+    joints = np.tile(spec.default_joint_pos, (T, 1)).astype(np.float64)
+    yaw = spec.joint_names.index("left_hip_yaw_joint")
+    joints[:15, yaw], joints[15:, yaw] = 2.5, -2.5
+    speed = assess_clip(_clip(robot, ground_height, joints=joints), spec, model)["checks"][
+        "joint_speed"
+    ]
+    limit = spec.velocity_limit[yaw]
+    assert speed["frame_to_frame_joint"] == "left_hip_yaw_joint"
+    assert speed["frame_to_frame_max_rad_s"] == pytest.approx(5.0 * FPS)
+    assert speed["frame_to_frame_fraction"] == pytest.approx(5.0 * FPS / limit)
+    assert speed["verdict"] == "fail"
+    assert "jumps 5.00 rad between frames 14 and 15 (150 rad/s" in speed["reasons"][0]
+
+
+def test_root_teleport_fails_and_a_steady_walk_pace_passes(robot, ground_height):
+    spec, model = robot
+    x = 1.0 * np.arange(T) / FPS + np.where(np.arange(T) >= 20, 0.37, 0.0)
+    root = assess_clip(_clip(robot, ground_height, root_x=x), spec, model)["checks"]["root_speed"]
+    assert root["max_mps"] == pytest.approx((1.0 / FPS + 0.37) * FPS)
+    assert root["max_frame"] == 19 and root["verdict"] == "fail"
+    steady = 1.0 * np.arange(T) / FPS
+    root = assess_clip(_clip(robot, ground_height, root_x=steady), spec, model)["checks"]
+    assert root["root_speed"]["verdict"] == "pass"
