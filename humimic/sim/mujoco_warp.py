@@ -4,20 +4,36 @@ Warp's CPU device (correct but slow; used to test this code path without a GPU).
 State is shared with torch through ``wp.to_torch`` views (no copies on either device);
 joint targets are written into ``ctrl`` through such a view. Every field of
 :class:`~humimic.sim.params.WorldParams` is per world: the model is created with those
-fields batched (``put_model(..., batch_sizes=...)``) and randomisation writes into them.
+fields batched (``put_model(..., batch_sizes=...)``) and randomisation writes the rows of
+the randomised worlds into them in place, so a captured graph stays valid.
 The joint torque bias goes into the data's ``qfrc_applied`` and shifts the batched
 ``actuator_forcerange`` (same semantics as the C backend, see
 :meth:`MujocoWarpBackend.set_joint_torque_bias`).
-On CUDA the ``decimation`` physics steps plus the state refresh are captured once per
-decimation value as a CUDA graph.
+
+One :meth:`MujocoWarpBackend.step` is: targets into ``ctrl`` (torch), then in Warp the
+``decimation`` physics steps, the contact forces of the last one, a divergence check per
+world (non-finite or absurd ``qpos``/``qvel``, or a contact/constraint buffer overflow),
+a reset of the diverged worlds to the default pose (``reset_data`` with a world mask), and
+the kinematics at the new state; then one torch pass assembles the state. On CUDA the
+Warp part is captured once per decimation value as a CUDA graph and replayed; nothing in
+a step waits for the GPU. Buffer overflows are also accumulated and read back every
+``overflow_check_every`` steps, which raises :class:`~humimic.errors.ConfigError` naming
+the buffer (``nconmax``/``njmax``).
+
+Contact buffers are sized from the model (:func:`contact_capacity`): one contact per
+sphere/ellipsoid and two per capsule (four for other shapes) of every robot geom that can
+touch the floor, plus an allowance for self-contacts, per world; ``njmax`` rows hold those
+contacts' friction-cone rows plus one row per limited joint.
 
 The first use compiles Warp kernels (about 30 s on a CPU); they are cached in
-``~/.cache/warp``. Needs the ``gpu`` extra (``mujoco-warp``, ``warp-lang``).
+``~/.cache/warp`` (or ``$WARP_CACHE_PATH``). Needs the ``gpu`` extra (``mujoco-warp``,
+``warp-lang``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,10 +46,99 @@ from humimic.errors import ConfigError
 from humimic.geometry import quat_torch
 from humimic.robot.spec import RobotSpec
 from humimic.sim.backend import SimState, default_reset_state
-from humimic.sim.layout import ModelLayout, RawArrays, StateAssembler
+from humimic.sim.layout import DIVERGED_ABS, ModelLayout, RawArrays, StateAssembler
 from humimic.sim.params import FIELDS, WorldParams
 
 _RAW_FIELDS = ("qpos", "qvel", "xpos", "xquat", "cvel", "subtree_com", "cfrc_ext")
+_BUFFER_OVERFLOWS = {
+    "NEFC": "constraint rows (njmax)",
+    "NJMAX_NNZ": "constraint Jacobian non-zeros (njmax)",
+    "BROADPHASE": "collision candidates (nconmax)",
+    "NARROWPHASE": "contacts (nconmax)",
+    "CCD": "convex-collision contacts (nconmax)",
+    "NVMAX": "active degrees of freedom",
+}
+"""MuJoCo Warp overflow flags that mean a buffer was too small (the physics of that world
+is wrong); solver iteration limits are not among them."""
+SELF_CONTACTS = 16
+"""Contacts per world allowed for self-collisions on top of the floor contacts."""
+_CONTACTS_ON_PLANE = {
+    mujoco.mjtGeom.mjGEOM_SPHERE: 1,
+    mujoco.mjtGeom.mjGEOM_ELLIPSOID: 1,
+    mujoco.mjtGeom.mjGEOM_CAPSULE: 2,
+}
+"""Most contacts MuJoCo makes between a plane and a geom of this type (others: 4)."""
+
+
+def contact_capacity(model: mujoco.MjModel) -> tuple[int, int]:
+    """Per-world contact and constraint-row capacity for ``model`` (floor + robot).
+
+    Contacts: for every colliding geom not on the world body, the most contacts it can
+    make with a plane, plus :data:`SELF_CONTACTS`. Rows: each contact takes its friction
+    cone's rows (pyramidal ``2·(condim−1)``, elliptic ``condim``, 1 for frictionless),
+    plus one per limited joint and six per equality constraint.
+
+    Returns:
+        (nconmax, njmax) per world.
+    """
+    colliding = (model.geom_contype | model.geom_conaffinity) > 0
+    robot = np.flatnonzero(colliding & (model.geom_bodyid > 0))
+    contacts = sum(_CONTACTS_ON_PLANE.get(int(model.geom_type[g]), 4) for g in robot)
+    contacts += SELF_CONTACTS
+    condim = int(model.geom_condim[robot].max()) if robot.size else 1
+    elliptic = model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
+    rows = condim if elliptic or condim == 1 else 2 * (condim - 1)
+    limited = int(np.count_nonzero(model.jnt_limited))
+    return contacts, contacts * rows + limited + 6 * int(model.neq)
+
+
+@functools.cache
+def _kernels() -> tuple[Any, Any]:
+    """The divergence check and default-state kernels (compiled on first launch)."""
+    import warp as wp
+
+    @wp.kernel(enable_backward=False)
+    def diverged(
+        qpos: wp.array2d(dtype=float),
+        qvel: wp.array2d(dtype=float),
+        overflow: wp.array(dtype=int),
+        bits: int,
+        limit: float,
+        bad: wp.array(dtype=wp.bool),
+        seen: wp.array(dtype=int),
+    ):
+        world = wp.tid()
+        flags = overflow[world] & bits
+        out = int(0)  # noqa: UP018, RUF046 - Warp needs a typed variable to mutate in loops
+        if flags != 0:
+            out = 1
+            wp.atomic_or(seen, 0, flags)
+        for i in range(qpos.shape[1]):
+            x = qpos[world, i]
+            if wp.isnan(x) or wp.abs(x) > limit:
+                out = 1
+        for i in range(qvel.shape[1]):
+            x = qvel[world, i]
+            if wp.isnan(x) or wp.abs(x) > limit:
+                out = 1
+        bad[world] = out != 0
+
+    @wp.kernel(enable_backward=False)
+    def default_state(
+        bad: wp.array(dtype=wp.bool),
+        qpos0: wp.array(dtype=float),
+        qpos: wp.array2d(dtype=float),
+        qvel: wp.array2d(dtype=float),
+    ):
+        world = wp.tid()
+        if not bad[world]:
+            return
+        for i in range(qpos.shape[1]):
+            qpos[world, i] = qpos0[i]
+        for i in range(qvel.shape[1]):
+            qvel[world, i] = 0.0
+
+    return diverged, default_state
 
 
 def _import_warp() -> tuple[Any, Any]:
@@ -58,9 +163,10 @@ class MujocoWarpBackend:
         body_names: list[str],
         device: str = "cpu",
         nconmax: int | None = None,
-        njmax: int | None = 256,
+        njmax: int | None = None,
         cuda_graph: bool = True,
         auto_reset_nan: bool = True,
+        overflow_check_every: int | None = None,
     ) -> None:
         """Upload the model and ``num_worlds`` worlds, all reset to the default pose.
 
@@ -70,11 +176,14 @@ class MujocoWarpBackend:
             num_worlds: Number N of worlds (>= 1).
             body_names: Bodies reported in the ``body_*`` state fields.
             device: ``"cpu"`` (Warp's CPU device) or ``"cuda[:k]"``.
-            nconmax: Contacts allocated *per world*; ``None`` takes MuJoCo Warp's estimate.
-            njmax: Constraint rows allocated per world (256 covers ~48 pyramidal contacts
-                plus joint limits); ``None`` takes MuJoCo Warp's estimate.
+            nconmax: Contacts allocated per world (all worlds share ``N·nconmax``);
+                ``None``: :func:`contact_capacity`.
+            njmax: Constraint rows allocated per world (no world may exceed it);
+                ``None``: :func:`contact_capacity`.
             cuda_graph: Capture the stepping as a CUDA graph (CUDA devices only).
             auto_reset_nan: Reset diverged worlds to the default pose inside :meth:`step`.
+            overflow_check_every: Read the overflow flags back every this many steps
+                (``None``: every step on the CPU, every 50 on CUDA).
 
         Raises:
             ConfigError: Missing extra, bad device, counts or names.
@@ -98,17 +207,28 @@ class MujocoWarpBackend:
         self._use_graph = cuda_graph and self._wp_device.is_cuda
         self._graphs: dict[int, Any] = {}
         self._params = WorldParams(model, self.layout, num_worlds)
-        self._upload(model, nconmax, njmax)
+        capacity = contact_capacity(model)
+        self.nconmax = capacity[0] if nconmax is None else int(nconmax)
+        self.njmax = capacity[1] if njmax is None else int(njmax)
+        self._check_every = overflow_check_every or (50 if self._wp_device.is_cuda else 1)
+        self._steps = 0
+        self._upload(model)
         self._state = SimState.zeros(
             num_worlds, len(spec.joint_names), len(body_names), self.device
         )
         self._assembler = StateAssembler(self.layout, self.device)
+        self._bad = torch.zeros(num_worlds, dtype=torch.bool, device=self.device)
+        self._seen = torch.zeros(1, dtype=torch.int32, device=self.device)
+        self._bad_wp, self._seen_wp = wp.from_torch(self._bad), wp.from_torch(self._seen)
         self._nan = torch.zeros(num_worlds, dtype=torch.bool, device=self.device)
         self._bias = torch.zeros(num_worlds, len(spec.joint_names), device=self.device)
         all_ids = torch.arange(num_worlds, device=self.device)
         self.reset(all_ids, **default_reset_state(spec, num_worlds, self.device))
+        # The default pose as one qpos row: what a diverged world is reset to.
+        self._qpos_default = self.raw.qpos[0].clone()
+        self._qpos_default_wp = wp.from_torch(self._qpos_default)
 
-    def _upload(self, model: mujoco.MjModel, nconmax: int | None, njmax: int | None) -> None:
+    def _upload(self, model: mujoco.MjModel) -> None:
         """Put model and data on the device and create the torch views."""
         data = mujoco.MjData(model)
         lay = self.layout
@@ -118,9 +238,12 @@ class MujocoWarpBackend:
         batch = dict.fromkeys(FIELDS, self.num_worlds)
         with self._scope():
             self._m = self._mjw.put_model(model, batch_sizes=batch)
-            self._d = self._mjw.put_data(
-                model, data, nworld=self.num_worlds, nconmax=nconmax, njmax=njmax
-            )
+            try:
+                self._d = self._mjw.put_data(
+                    model, data, nworld=self.num_worlds, nconmax=self.nconmax, njmax=self.njmax
+                )
+            except ValueError as err:  # the default pose itself does not fit
+                raise ConfigError(f"sim backend mujoco_warp: {err}") from None
         view = self._wp.to_torch
         self.raw = RawArrays(
             **{f: view(getattr(self._d, f)) for f in _RAW_FIELDS},
@@ -128,7 +251,6 @@ class MujocoWarpBackend:
         )
         self._ctrl = view(self._d.ctrl)
         self._qfrc_applied = view(self._d.qfrc_applied)
-        self._overflow = view(self._d.overflow)
         self._model_views = {f: view(getattr(self._m, f)) for f in FIELDS}
         self._idx = {
             name: torch.as_tensor(getattr(lay, name), dtype=torch.long, device=self.device)
@@ -137,6 +259,10 @@ class MujocoWarpBackend:
         # Nominal force range as stored on the device (float32), (J, 2).
         self._force_range0 = self._model_views["actuator_forcerange"][0, self._idx["actuator"]]
         self._force_range0 = self._force_range0.clone()
+        flags = self._mjw.OverflowType
+        self._overflow_bits = sum(
+            int(flags[name]) for name in _BUFFER_OVERFLOWS if name in flags.__members__
+        )
 
     @contextlib.contextmanager
     def _scope(self) -> Iterator[None]:
@@ -152,7 +278,12 @@ class MujocoWarpBackend:
 
     # ------------------------------------------------------------------ stepping
     def step(self, joint_pos_target: Tensor, decimation: int) -> None:
-        """Hold position targets (N, J) for ``decimation`` physics steps in every world."""
+        """Hold position targets (N, J) for ``decimation`` physics steps in every world.
+
+        Raises:
+            ConfigError: Bad shape or decimation; a contact/constraint buffer overflowed
+                (checked every ``overflow_check_every`` steps).
+        """
         if decimation < 1:
             raise ConfigError(f"sim: decimation must be >= 1, got {decimation}")
         shape = (self.num_worlds, len(self.layout.actuator))
@@ -167,18 +298,50 @@ class MujocoWarpBackend:
                 self._launch_graph(decimation)
             else:
                 self._physics(decimation)
-        self._nan = self._fill() | (self._overflow != 0)
-        if self._auto_reset and bool(self._nan.any()):
-            ids = torch.nonzero(self._nan).flatten()
-            self._reset(ids, **default_reset_state(self._spec, int(ids.numel()), self.device))
+        if self._auto_reset:
+            self._clear_reset_worlds(self._bad)
+        self._fill()
+        self._nan.copy_(self._bad)
+        self._steps += 1
+        if self._steps % self._check_every == 0:
+            self.check_overflow()
 
     def _physics(self, decimation: int) -> None:
-        mjw, m, d = self._mjw, self._m, self._d
+        """Physics steps, contact forces, divergence check and reset, kinematics (Warp only:
+        this is what the CUDA graph holds)."""
+        wp, mjw, m, d = self._wp, self._mjw, self._m, self._d
         for _ in range(decimation):
             mjw.step(m, d)
         # Contact forces of the step just taken; then kinematics at the new qpos.
         mjw.rne_postconstraint(m, d)
+        diverged, default_state = _kernels()
+        wp.launch(
+            diverged, dim=self.num_worlds,
+            inputs=[d.qpos, d.qvel, d.overflow, self._overflow_bits, DIVERGED_ABS],
+            outputs=[self._bad_wp, self._seen_wp],
+        )  # fmt: skip
+        # On CUDA always (no read-back, graph-safe); on the CPU the mask is host memory,
+        # and skipping reset_data saves its launch overhead in the usual no-NaN step.
+        if self._auto_reset and (self._wp_device.is_cuda or bool(self._bad.any())):
+            mjw.reset_data(m, d, reset=self._bad_wp)
+            wp.launch(
+                default_state, dim=self.num_worlds,
+                inputs=[self._bad_wp, self._qpos_default_wp], outputs=[d.qpos, d.qvel],
+            )  # fmt: skip
         self._refresh_kinematics()
+
+    def _clear_reset_worlds(self, mask: Tensor) -> None:
+        """What ``reset_data`` leaves in worlds reset in the step: last step's forces, the
+        torque bias and its shifted force range (masked writes, no read-back)."""
+        rows = mask[:, None]
+        self.raw.cfrc_ext.masked_fill_(mask[:, None, None], 0.0)
+        self.raw.actuator_force.masked_fill_(rows, 0.0)
+        self._bias.masked_fill_(rows, 0.0)
+        force_range = self._model_views["actuator_forcerange"]
+        act = self._idx["actuator"]
+        force_range[:, act] = torch.where(
+            mask[:, None, None], self._force_range0, force_range[:, act]
+        )
 
     def _refresh_kinematics(self) -> None:
         mjw, m, d = self._mjw, self._m, self._d
@@ -193,6 +356,27 @@ class MujocoWarpBackend:
                 self._physics(decimation)
             graph = self._graphs[decimation] = capture.graph
         self._wp.capture_launch(graph)
+
+    def check_overflow(self) -> None:
+        """Raise if any contact or constraint buffer overflowed since the start (one read
+        of the device).
+
+        Raises:
+            ConfigError: Names the buffers and the sizes to raise.
+        """
+        flags = int(self._seen[0])
+        if not flags:
+            return
+        kinds = self._mjw.OverflowType
+        names = [
+            what for name, what in _BUFFER_OVERFLOWS.items()
+            if name in kinds.__members__ and flags & int(kinds[name])
+        ]  # fmt: skip
+        raise ConfigError(
+            f"sim backend mujoco_warp: {', '.join(names)} overflowed with nconmax="
+            f"{self.nconmax} contacts and njmax={self.njmax} rows per world "
+            f"({self.num_worlds} worlds); pass larger nconmax/njmax backend options"
+        )
 
     def _fill(self) -> Tensor:
         """Assemble the state; the applied torque includes the joint torque bias."""
@@ -221,21 +405,6 @@ class MujocoWarpBackend:
         joint_vel: Tensor,
     ) -> None:
         """Set the state of ``world_ids`` (shapes in :meth:`SimBackend.reset`)."""
-        ids = self._reset(
-            world_ids, root_pos_w, root_quat_w, root_lin_vel_w, root_ang_vel_w, joint_pos, joint_vel
-        )
-        self._nan.index_fill_(0, ids, False)
-
-    def _reset(
-        self,
-        world_ids: Tensor,
-        root_pos_w: Tensor,
-        root_quat_w: Tensor,
-        root_lin_vel_w: Tensor,
-        root_ang_vel_w: Tensor,
-        joint_pos: Tensor,
-        joint_vel: Tensor,
-    ) -> Tensor:
         values = (root_pos_w, root_quat_w, root_lin_vel_w, root_ang_vel_w, joint_pos, joint_vel)
         ids = self._world_ids(world_ids)
         pos, quat, lin, ang_w, jpos, jvel = self._reset_tensors(int(ids.numel()), values)
@@ -260,7 +429,7 @@ class MujocoWarpBackend:
         self.raw.cfrc_ext.index_fill_(0, ids, 0.0)
         self.raw.actuator_force.index_fill_(0, ids, 0.0)
         self._fill()
-        return ids
+        self._nan.index_fill_(0, ids, False)
 
     def set_joint_torque_bias(self, bias: Tensor) -> None:
         """Add a generalized force to every actuated joint of every world (RFI/RAO noise).
@@ -275,17 +444,21 @@ class MujocoWarpBackend:
             bias: Shape (N, J) N·m, robot spec joint order.
 
         Raises:
-            ConfigError: Wrong shape or non-finite values.
+            ConfigError: Wrong shape or (for a CPU tensor) non-finite values; a device
+                tensor is not read back to check it.
         """
         shape = (self.num_worlds, len(self.layout.actuator))
         if tuple(bias.shape) != shape:
             raise ConfigError(
                 f"sim: joint torque bias must have shape {shape}, got {tuple(bias.shape)}"
             )
-        value = bias.detach().to(self.device, torch.float32)
-        if not bool(torch.isfinite(value).all()):
+        if bias.device.type == "cpu" and not bool(torch.isfinite(bias).all()):
             raise ConfigError("sim: joint torque bias must be finite")
-        self._write_bias(torch.arange(self.num_worlds, device=self.device), value)
+        value = bias.detach().to(self.device, torch.float32)
+        self._bias.copy_(value)
+        self._qfrc_applied[:, self._idx["joint_dof"]] = value
+        force_range = self._model_views["actuator_forcerange"]
+        force_range[:, self._idx["actuator"]] = self._force_range0 - value[..., None]
 
     def _write_bias(self, ids: Tensor, bias: Tensor) -> None:
         """Bias (M, J) of worlds ``ids`` into qfrc_applied and the shifted force range."""
@@ -307,13 +480,19 @@ class MujocoWarpBackend:
         kd_scale: Tensor | None = None,
     ) -> None:
         """Per-world physical parameters (see :mod:`humimic.sim.params`); all fields are
-        batched per world on this backend. Takes effect from the next step."""
-        ids = self._world_ids(world_ids).cpu().numpy()
+        batched per world on this backend. Takes effect from the next step.
+
+        The values are computed on the host (float64, from the nominal model) and only
+        the rows of ``world_ids`` are written into the device arrays, in place.
+        """
+        ids_t = self._world_ids(world_ids)
+        ids = ids_t.cpu().numpy()
         args = [friction, body_mass_scale, com_offset_b, kp_scale, kd_scale]
         args = [None if a is None else torch.as_tensor(a).double().cpu().numpy() for a in args]
         for field in self._params.apply(ids, *args):
-            values = torch.from_numpy(self._params.values[field])
-            self._model_views[field].copy_(values.reshape(self._model_views[field].shape))
+            target = self._model_views[field]
+            rows = torch.from_numpy(self._params.values[field][ids])
+            target[ids_t] = rows.reshape(len(ids), *target.shape[1:]).to(self.device, target.dtype)
 
     def close(self) -> None:
         """Drop graphs and device arrays."""
@@ -327,9 +506,14 @@ class MujocoWarpBackend:
         self.close()
 
     def _world_ids(self, world_ids: Tensor | np.ndarray) -> Tensor:
-        ids = torch.as_tensor(world_ids, device=self.device).long().flatten()
-        if torch.as_tensor(world_ids).ndim != 1 or (
-            ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.num_worlds)
+        """Ids as a long tensor on the device; host ids are range-checked (device ids come
+        from the env and are not read back to check them)."""
+        raw = torch.as_tensor(world_ids)
+        ids = raw.to(self.device).long().flatten()
+        if raw.ndim != 1 or (
+            raw.device.type == "cpu"
+            and ids.numel()
+            and (int(raw.min()) < 0 or int(raw.max()) >= self.num_worlds)
         ):
             raise ConfigError(
                 f"sim: world_ids must be a 1-D array of ids in [0, {self.num_worlds})"

@@ -21,6 +21,7 @@ from humimic.errors import ConfigError
 from humimic.robot.model import build_model, build_scene_spec, default_qpos
 from humimic.robot.spec import RobotSpec, load_robot_spec
 from humimic.sim import SimBackend, SimState, default_reset_state, make_backend, reset_nan_worlds
+from humimic.sim.backend import validate_device
 
 BODIES = ["pelvis", "left_ankle_roll_link", "right_ankle_roll_link", "torso_link"]
 G = 9.81
@@ -433,3 +434,65 @@ def test_warp_diverged_world_is_reset(robot, warp_backend) -> None:
     s = warp_backend.state()
     assert torch.isfinite(s.joint_vel).all()
     assert s.root_pos_w[1, 2] == pytest.approx(spec.default_root_height)
+
+
+# ---------------------------------------------------------------------------- devices
+
+
+@pytest.mark.parametrize(
+    ("backend", "device", "message"),
+    [
+        ("mujoco", "cuda", "runs on the CPU only"),
+        ("mujoco", "cuda:1", "runs on the CPU only"),
+        ("mujoco", "gpu", "must be cpu, cuda or cuda:K"),
+        ("mujoco_warp", "cuda:x", "must be cpu, cuda or cuda:K"),
+    ],
+)
+def test_validate_device_rejects_bad_pairs(backend: str, device: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        validate_device(backend, device)
+    assert "\n" not in str(err.value) and str(err.value).startswith("sim.device")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_validate_device_without_cuda() -> None:
+    assert validate_device("mujoco", "cpu") == torch.device("cpu")
+    assert validate_device("mujoco_warp", "cpu") == torch.device("cpu")
+    for device in ("cuda", "cuda:0"):
+        with pytest.raises(ConfigError, match=f"sim.device={device}: CUDA is not available"):
+            validate_device("mujoco_warp", device)
+
+
+# ---------------------------------------------------------------------------- warp sizing
+
+
+def test_contact_capacity_counts_floor_contacts_per_geom_type(robot) -> None:
+    """G1: 10 spheres (pelvis, head, 8 sole points) x 1 + 19 capsules x 2 = 48 floor
+    contacts, + 16 for self-contacts; pyramidal condim-3 cones take 4 rows each, plus one
+    row per limited joint."""
+    pytest.importorskip("mujoco_warp")
+    from humimic.sim.mujoco_warp import SELF_CONTACTS, contact_capacity
+
+    _, model = robot
+    colliding = (model.geom_contype | model.geom_conaffinity) > 0
+    robot_geoms = np.flatnonzero(colliding & (model.geom_bodyid > 0))
+    types = [mujoco.mjtGeom(int(model.geom_type[g])) for g in robot_geoms]
+    assert types.count(mujoco.mjtGeom.mjGEOM_SPHERE) == 10
+    assert types.count(mujoco.mjtGeom.mjGEOM_CAPSULE) == 19 and len(types) == 29
+    nconmax, njmax = contact_capacity(model)
+    assert nconmax == 48 + SELF_CONTACTS == 64
+    assert njmax == 4 * 64 + int(np.count_nonzero(model.jnt_limited))
+
+
+@pytest.mark.gpu
+def test_warp_contact_overflow_is_a_clear_error(robot) -> None:
+    """Standing, each foot touches with 4 sole spheres and its sole capsule (2 contacts):
+    12 contacts; a 4-contact buffer overflows and the step says which buffer."""
+    pytest.importorskip("mujoco_warp")
+    spec, _ = robot
+    backend = _make(robot, 2, "mujoco_warp", device="cpu", nconmax=4)
+    assert backend.nconmax == 4
+    with pytest.raises(ConfigError, match=r"contacts \(nconmax\) overflowed with nconmax=4"):
+        for _ in range(5):
+            backend.step(_default_targets(spec, 2), 4)
+    assert backend.nan_worlds().all()  # their physics was wrong: marked for reset
