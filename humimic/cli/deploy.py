@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 HELP = "run a controller on a G1 (or the simulated G1) over DDS with the safety layer"
@@ -14,8 +13,15 @@ gantry, enter debug mode (L2+R2), then run this. Remote buttons: start = move to
 default pose, A = start the policy, B = damping (e-stop), select = damping and exit.
 Every exit path (Ctrl-C, SIGTERM, watchdog, error) sends damping first.
 
+The gate is bound to the exact controller: metrics.json records the sha256 of the
+controller.onnx and controller.json that sim2sim ran, and deploy refuses any other bytes.
+Exit code 0 for a run without faults, 1 after a fault (reason on stderr and in the log),
+130 / 143 after Ctrl-C / SIGTERM, 2 for a refusal before anything was sent.
+
 Against the simulated robot (`humimic simrobot --iface lo`), --unattended presses the
-buttons itself; it is refused on any other interface.
+buttons itself (start once it sits in a healthy DAMPING, A once at the default pose); it
+and --no-gate are refused unless the interface's address is loopback (127.0.0.0/8, ::1).
+See docs/safety.md for every fault and how it ends.
 """
 
 
@@ -35,53 +41,49 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keyboard", action="store_true", help="s/a/b/q + Enter as remote buttons")
     p.add_argument("--log-dir", type=Path, default=None, help="where the run log goes")
     p.add_argument("--stale-state-ms", type=float, default=100.0, help="state watchdog, ms")
+    p.add_argument("--max-period-ms", type=float, default=100.0,
+                   help="fatal fault when two commands are further apart, ms")  # fmt: skip
     p.add_argument("--no-gate", action="store_true", help="skip the sim2sim gate (lo only)")
     p.set_defaults(run=run)
 
 
-def check_gate(controller_dir: Path) -> None:
-    """Refuse a controller whose sim-to-sim gate is missing or failed."""
-    from humimic.errors import HumimicError
+def check_options(args: argparse.Namespace) -> None:
+    """Every numeric option finite and in range, before anything starts."""
+    from humimic.deploy.options import check_number
 
-    metrics = controller_dir / "metrics.json"
-    if not metrics.is_file():
-        raise HumimicError(
-            f"{controller_dir}: no sim2sim result; run 'humimic sim2sim {controller_dir}' first"
-        )
-    try:
-        gate = json.loads(metrics.read_text())["gate"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise HumimicError(f"{metrics}: unreadable sim2sim gate ({err!r})") from err
-    if not gate.get("passed"):
-        reasons = "; ".join(gate.get("reasons", [])) or "no reason given"
-        raise HumimicError(f"{controller_dir}: sim2sim gate failed ({reasons}); not deploying")
+    check_number("--duration", args.duration, 0.02, 1e7, optional=True)
+    check_number("--stale-state-ms", args.stale_state_ms, 1.0, 1000.0)
+    check_number("--max-period-ms", args.max_period_ms, 20.0, 10000.0)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate everything, then run the safety runtime until it exits."""
+    """Validate everything, then run the safety runtime until it exits.
+
+    Returns the runtime's exit code: 0 for a run without faults, 1 after a fault, 130 / 143
+    after SIGINT / SIGTERM; refusals before start are one line and 2 (via HumimicError).
+    """
+    import sys
     import time
 
     import numpy as np
 
-    from humimic.deploy.dds.channel import DdsNode, check_interface
+    from humimic.deploy.dds.channel import DdsNode, check_interface, is_loopback_interface
     from humimic.deploy.policy import OnnxController, check_against_spec
     from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
     from humimic.deploy.safety import SafetyConfig
-    from humimic.deploy.unattended import LOOPBACK_INTERFACES, UnattendedOperator
     from humimic.errors import ConfigError
     from humimic.robot.spec import load_robot_spec
 
-    loopback = args.iface in LOOPBACK_INTERFACES
-    if args.unattended and not loopback:
-        raise ConfigError(
-            f"--unattended is only allowed on the loopback interface, not {args.iface}"
-        )
-    if args.no_gate and not loopback:
-        raise ConfigError("--no-gate is only allowed against the simulated robot on lo")
+    check_options(args)
     check_interface(args.iface)  # an unreachable interface is refused before anything runs
+    loopback = is_loopback_interface(args.iface)  # by its address, not its name
+    for flag, given in (("--unattended", args.unattended), ("--no-gate", args.no_gate)):
+        if given and not loopback:
+            raise ConfigError(
+                f"{flag} is only allowed against the simulated robot on a loopback interface "
+                f"(127.0.0.0/8 or ::1); {args.iface} is not one"
+            )
     controller = OnnxController(args.controller)  # files, manifest and parity checked here
-    if not args.no_gate:
-        check_gate(args.controller)
     variant = controller.manifest.variant
     spec = load_robot_spec(variant)
     # The runtime drives motors with the installed spec's slots, gains and default pose:
@@ -95,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
     options = RuntimeOptions(
         max_duration_s=args.duration,
         log_dir=log_dir,
-        operator_input=UnattendedOperator(safety.move_to_default_s) if args.unattended else None,
         exit_after_damping_s=1.0 if args.unattended else None,
+        max_period_s=args.max_period_ms / 1000.0,
+        skip_gate=args.no_gate,
+        unattended=args.unattended,
     )
     if args.keyboard:
         from humimic.deploy.remote import StdinButtons
@@ -105,9 +109,14 @@ def run(args: argparse.Namespace) -> int:
     node = DdsNode(
         args.domain_id if args.domain_id is not None else (1 if loopback else 0), args.iface
     )
-    try:
+    try:  # the runtime checks the sim2sim gate (exact controller bytes) before it starts
         summary = DeployRuntime(controller, spec, node, variant, safety, options).run()
     finally:
         node.close()
     print(f"exit: {summary.exit_reason}; log: {log_dir}")
-    return 0
+    if summary.fatal or summary.faults:
+        first = summary.fatal or summary.faults[0][1]
+        print(f"humimic deploy: stopped after a fault: {first}", file=sys.stderr)
+    elif summary.exit_code:
+        print(f"humimic deploy: stopped by {summary.exit_reason}", file=sys.stderr)
+    return summary.exit_code

@@ -6,6 +6,11 @@ variant it will drive (joint names and order, motor slots, gains), the network's
 output widths match the manifest, and the network reproduces the export's recorded actions
 (``parity.npz``, when present). Any problem is a :class:`~humimic.errors.HumimicError`.
 
+The network is built from the very bytes that were hashed (:attr:`OnnxController.onnx_sha256`,
+and :attr:`~OnnxController.manifest_sha256` for ``controller.json``): the sim-to-sim verdict
+records both and the deploy runtime refuses a controller whose hashes differ from them, so a
+folder whose weights changed after the gate (with or without ``parity.npz``) never drives a robot.
+
 Each :meth:`OnnxController.step` builds the observation, runs the network (one thread),
 clips the action to ``±action_clip`` and returns ``base + action_scale · action`` in policy
 joint order, with ``base`` the default pose or, for a ``residual`` controller, the reference
@@ -17,6 +22,7 @@ back to the default pose).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -37,14 +43,20 @@ PARITY_ATOL = 1e-5
 
 def load_manifest(controller_dir: Path) -> ControllerManifest:
     """Read and validate ``controller.json`` of a controller folder."""
+    return read_manifest(controller_dir)[0]
+
+
+def read_manifest(controller_dir: Path) -> tuple[ControllerManifest, str]:
+    """``controller.json`` of a controller folder, validated, and the sha256 of its bytes."""
     path = Path(controller_dir) / MANIFEST_FILE
     if not path.is_file():
         raise InputFileError(path, "missing: not an exported controller folder")
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InputFileError(path, f"unreadable ({err})") from None
-    return ControllerManifest.from_json(text, str(path))
+    return ControllerManifest.from_json(text, str(path)), hashlib.sha256(raw).hexdigest()
 
 
 def check_against_spec(manifest: ControllerManifest, spec: RobotSpec, where: str) -> None:
@@ -87,7 +99,8 @@ class OnnxController:
         self, controller_dir: Path, variant: str | None = None, verify_parity: bool = True
     ) -> None:
         self.dir = Path(controller_dir)
-        self.manifest = m = load_manifest(self.dir)
+        m, self.manifest_sha256 = read_manifest(self.dir)
+        self.manifest = m
         if variant is not None:
             check_against_spec(m, load_robot_spec(variant), str(self.dir))
         self._session = self._open_session()
@@ -117,7 +130,12 @@ class OnnxController:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         try:
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            model = path.read_bytes()
+        except OSError as err:
+            raise InputFileError(path, f"unreadable ({err.strerror or err})") from None
+        self.onnx_sha256 = hashlib.sha256(model).hexdigest()  # of the bytes that will run
+        try:
+            session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own untyped errors
             raise InputFileError(path, f"not a loadable ONNX model ({str(err)[:120]})") from None
         embedded = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)

@@ -1,9 +1,18 @@
 """The 50 Hz deploy loop: LowState in, safety state machine, LowCmd out, everything logged.
 
-Exit paths (select, SIGINT, SIGTERM, exception, ``max_duration_s``, ``exit_after_damping_s``)
-all leave through one ``finally`` that sends damping frames for ``exit_damping_s`` first. The
-only exits that send nothing are the start-up refusals (no LowState, wrong mode_machine, another
-``rt/lowcmd`` writer), which happen before humimic has ever written a command.
+Exit paths (select, SIGINT, SIGTERM, exception, fatal fault, ``max_duration_s``,
+``exit_after_damping_s``) all leave through one ``finally`` that sends damping frames for
+``exit_damping_s`` first. The only exits that send nothing are the start-up refusals (sim2sim
+gate, no LowState, wrong mode_machine, another ``rt/lowcmd`` writer), which happen before
+humimic has ever written a command.
+
+Every step validates the LowState before anything reads it (finite, unit quaternion, joints
+inside their limits, no impossible jump, an advancing tick: :func:`~humimic.deploy.safety.
+state_faults`) and every command before it is written (finite, gains from the spec, targets
+clamped to the joint limits). Fatal faults end the run: the controller raising or returning
+non-finite targets, a failing command writer, a control period longer than ``max_period_s``,
+the robot changing ``mode_machine``. :attr:`RunSummary.exit_code` is 0 only for a run without
+any fault; 1 after a fault; 130 / 143 after SIGINT / SIGTERM (damping sent first in each case).
 """
 
 from __future__ import annotations
@@ -21,7 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from humimic.deploy.dds.channel import TOPIC_LOWCMD, TOPIC_LOWSTATE, DdsNode
+from humimic.deploy.dds.channel import (
+    TOPIC_LOWCMD,
+    TOPIC_LOWSTATE,
+    DdsNode,
+    is_loopback_interface,
+)
 from humimic.deploy.dds.crc import check_crc, set_crc
 from humimic.deploy.dds.messages import LowCmd_, LowState_, zero_lowcmd
 from humimic.deploy.dds.motor_map import (
@@ -41,9 +55,10 @@ from humimic.deploy.safety import (
     SafetyState,
     watchdog_faults,
 )
-from humimic.errors import HumimicError
+from humimic.errors import ConfigError, HumimicError
 
 STATE_CODES = {s: i for i, s in enumerate(SafetyState)}
+SIGNAL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 
 @dataclass
@@ -58,16 +73,45 @@ class RuntimeOptions:
     max_duration_s: float | None = None
     log_dir: Path | None = None
     operator_input: Callable[[], Iterable[str]] | None = None
+    max_period_s: float = 0.1
+    skip_gate: bool = False
+    unattended: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse non-finite or out-of-range times (a NaN would silently disable a check)."""
+        checks = {"control_dt": (self.control_dt, 1e-4, 1.0),
+                  "first_state_timeout_s": (self.first_state_timeout_s, 0.0, 3600.0),
+                  "listen_for_writers_s": (self.listen_for_writers_s, 0.0, 60.0),
+                  "exit_damping_s": (self.exit_damping_s, 0.0, 60.0),
+                  "exit_after_damping_s": (self.exit_after_damping_s, 0.0, 3600.0),
+                  "max_duration_s": (self.max_duration_s, 0.0, 1e7),
+                  "max_period_s": (self.max_period_s, self.control_dt, 10.0)}  # fmt: skip
+        for name, (value, lo, hi) in checks.items():
+            if value is not None and not (np.isfinite(value) and lo <= value <= hi):
+                raise ConfigError(f"runtime option {name}: {value} is not in [{lo}, {hi}]")
 
 
 @dataclass
 class RunSummary:
-    """What happened in one run."""
+    """What happened in one run.
+
+    Attributes:
+        exit_reason: why the loop ended.
+        transitions: (time_s, from, to, reason) of every state change.
+        bad_state_crc: LowStates dropped for a bad CRC.
+        periods_s: seconds between consecutive commands.
+        faults: (time_s, reason) of every fault (each run of faulty steps counts once).
+        fatal: the fatal fault that ended the run, if any.
+        exit_code: 0 without any fault, 1 after one, 130 / 143 after SIGINT / SIGTERM.
+    """
 
     exit_reason: str
     transitions: list[tuple[float, str, str, str]]
     bad_state_crc: int
     periods_s: np.ndarray = field(repr=False)
+    faults: list[tuple[float, str]] = field(default_factory=list)
+    fatal: str | None = None
+    exit_code: int = 0
 
 
 class DeployRuntime:
@@ -81,6 +125,11 @@ class DeployRuntime:
         variant: robot variant, e.g. "g1_23dof_lock_wrist" (selects the expected mode_machine).
         safety: thresholds; defaults from the spec (joint speed limit = velocity_limit).
         options: loop options.
+
+    Raises:
+        HumimicError: an :class:`~humimic.deploy.policy.OnnxController` without a passed
+            sim2sim verdict for its exact bytes (unless ``skip_gate``), or ``skip_gate`` /
+            ``unattended`` on an interface that is not loopback by address.
     """
 
     def __init__(
@@ -94,6 +143,7 @@ class DeployRuntime:
     ) -> None:
         self.spec = spec
         self.opt = options or RuntimeOptions()
+        _check_gate(controller, node.interface, self.opt)
         self.mode_machine = expected_mode_machine(variant)
         self.slots = np.asarray(spec.motor_index, dtype=np.int64)
         self.cfg = safety or SafetyConfig(joint_vel_limit=np.asarray(spec.velocity_limit, float))
@@ -106,9 +156,18 @@ class DeployRuntime:
             kp=np.asarray(spec.kp, float),
             kd=np.asarray(spec.kd, float),
         )
+        if self.opt.unattended:
+            from humimic.deploy.unattended import UnattendedOperator
+
+            self.opt.operator_input = UnattendedOperator(self.machine)
+        self._kp_spec, self._kd_spec = self.machine.kp.copy(), self.machine.kd.copy()
         self._lock = threading.Lock()
         self._state: LowState_ | None = None
         self._stamp = 0.0
+        self._seq = 0  # LowStates accepted so far (tells a new one from a re-read)
+        self._seen_seq = 0
+        self._previous: RobotState | None = None
+        self._last_write: float | None = None
         self.bad_crc_total = 0
         self._bad_crc_run = 0
         self._stop_reason: str | None = None
@@ -128,6 +187,7 @@ class DeployRuntime:
                 return
             self._bad_crc_run = 0
             self._state, self._stamp = msg, time.monotonic()
+            self._seq += 1
 
     def _robot_state(self, msg: LowState_, stamp: float, t0: float) -> RobotState:
         motors = msg.motor_state
@@ -146,8 +206,36 @@ class DeployRuntime:
         )
 
     # ---- output -------------------------------------------------------------------------
+    def command_problem(self, cmd: JointCommand) -> str:
+        """Why ``cmd`` must not be written ("" when it may): shapes, finite values, and gains
+        that are the spec's (kp 0 or spec kp; kd 0, spec kd or damping kd) joint by joint."""
+        n = len(self.slots)
+        arrays = {"q": cmd.q, "kp": cmd.kp, "kd": cmd.kd}
+        for name, value in arrays.items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape != (n,):
+                return f"command {name} has shape {value.shape}, expected ({n},)"
+            if not np.isfinite(value).all():
+                j = int(np.argmax(~np.isfinite(value)))
+                return f"non-finite command: {name}[{j}] = {value[j]}"
+        kp_ok = (cmd.kp == 0.0) | (cmd.kp == self._kp_spec)
+        kd_ok = (cmd.kd == 0.0) | (cmd.kd == self._kd_spec) | (cmd.kd == self.cfg.damping_kd)
+        if not (kp_ok & kd_ok).all():
+            j = int(np.argmax(~(kp_ok & kd_ok)))
+            return f"command gains of joint {j} (kp {cmd.kp[j]}, kd {cmd.kd[j]}) are not the spec's"
+        if cmd.locked not in ("off", "damp", "hold"):
+            return f"command locked mode {cmd.locked!r} unknown"
+        return ""
+
     def lowcmd(self, cmd: JointCommand) -> LowCmd_:
-        """The LowCmd_ for a JointCommand: policy joints via motor_index, locked motors held."""
+        """The LowCmd_ for a JointCommand: policy joints via motor_index, locked motors held.
+
+        Raises:
+            ValueError: the command fails :meth:`command_problem` (never written).
+        """
+        problem = self.command_problem(cmd)
+        if problem:
+            raise ValueError(problem)
         msg = zero_lowcmd()
         msg.mode_pr, msg.mode_machine = MODE_PR, self.mode_machine
         q = np.clip(cmd.q, self._q_lo, self._q_hi)
@@ -165,10 +253,8 @@ class DeployRuntime:
         return msg
 
     def damping_command(self) -> JointCommand:
-        """Damping for every motor: kp 0, kd = damping_kd."""
-        n = len(self.slots)
-        kd = np.full(n, self.cfg.damping_kd)
-        return JointCommand(self.machine.default_pos.copy(), np.zeros(n), kd, "damp")
+        """Damping for every motor: kp 0, kd = damping_kd, finite (default-pose) targets."""
+        return self.machine.damping()
 
     # ---- loop ---------------------------------------------------------------------------
     def _startup_checks(self) -> None:
@@ -191,9 +277,9 @@ class DeployRuntime:
         if self._foreign.count:
             raise HumimicError(f"another process already publishes {TOPIC_LOWCMD}: refusing")
 
-    def _latest(self) -> tuple[LowState_ | None, float, int]:
+    def _latest(self) -> tuple[LowState_ | None, float, int, int]:
         with self._lock:
-            return self._state, self._stamp, self._bad_crc_run
+            return self._state, self._stamp, self._bad_crc_run, self._seq
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_reason = signal.Signals(signum).name
@@ -204,6 +290,7 @@ class DeployRuntime:
         self._periods: list[float] = []
         self._sent_any = False
         reason = "unknown"
+        damping_sent = True
         try:
             self._startup_checks()
             self._log.event(0.0, "start", mode_machine=self.mode_machine)
@@ -213,13 +300,17 @@ class DeployRuntime:
             raise
         finally:
             if self._sent_any:
-                self._send_damping()
-            self._log.event(-1.0, "exit", reason=reason, bad_state_crc=self.bad_crc_total)
+                damping_sent = self._send_damping()
+            self._log.event(-1.0, "exit", reason=reason, bad_state_crc=self.bad_crc_total,
+                            faults=self.machine.faults, damping_sent=damping_sent)  # fmt: skip
             self._log.close()
             for sig, h in handlers.items():
                 signal.signal(sig, h)
-        trs = [(t.time_s, str(t.source), str(t.target), t.reason) for t in self.machine.transitions]
-        return RunSummary(reason, trs, self.bad_crc_total, np.asarray(self._periods))
+        m = self.machine
+        trs = [(t.time_s, str(t.source), str(t.target), t.reason) for t in m.transitions]
+        code = SIGNAL_EXIT_CODES.get(reason, 1 if m.faults or m.fatal else 0)
+        return RunSummary(reason, trs, self.bad_crc_total, np.asarray(self._periods),
+                          list(m.faults), m.fatal, code)  # fmt: skip
 
     def _loop(self) -> str:
         """The fixed-rate loop (deadline scheduling, no drift); returns the exit reason."""
@@ -238,16 +329,39 @@ class DeployRuntime:
         return reason
 
     def _control_step(self, t0: float) -> None:
-        """Read the newest state, run watchdogs and the state machine, publish, log."""
-        msg, stamp, bad_run = self._latest()
+        """Read and validate the newest state, run watchdogs and the state machine, validate
+        the command, publish, log."""
+        msg, stamp, bad_run, seq = self._latest()
         rs = self._robot_state(msg, stamp, t0)
-        faults = watchdog_faults(rs, self.cfg, bad_run, self._foreign.count > 0)
+        fresh = seq != self._seen_seq  # jump and tick checks compare two *new* LowStates
+        previous = self._previous if fresh else None
+        faults = watchdog_faults(rs, self.cfg, bad_run, self._foreign.count > 0,
+                                 (self._q_lo, self._q_hi), previous)  # fmt: skip
+        if fresh:
+            self._seen_seq, self._previous = seq, rs
+        m, n_tr = self.machine, len(self.machine.transitions)
         if msg.mode_machine != self.mode_machine:
-            faults.append(f"mode_machine changed to {msg.mode_machine}")
-        n_tr = len(self.machine.transitions)
-        cmd = self.machine.step(rs, faults)
-        self._writer.write(self.lowcmd(cmd))
-        self._sent_any = True
+            m.fault(rs.time_s, f"robot changed mode_machine to {msg.mode_machine} "
+                    f"(expected {self.mode_machine})", fatal=True)  # fmt: skip
+        cmd = m.step(rs, faults)
+        now = time.monotonic()
+        if self._last_write is not None and now - self._last_write > self.opt.max_period_s:
+            gap_ms, limit_ms = (now - self._last_write) * 1e3, self.opt.max_period_s * 1e3
+            m.fault(rs.time_s, f"control loop overrun: {gap_ms:.0f} ms between commands "
+                    f"(limit {limit_ms:.0f} ms)", fatal=True)  # fmt: skip
+            cmd = m.damping()
+        problem = self.command_problem(cmd)
+        if problem:  # the state machine should never produce one: a last line of defence
+            m.fault(rs.time_s, problem, fatal=True)
+            cmd = m.damping()
+        out = self.lowcmd(cmd)
+        try:
+            self._writer.write(out)
+        except Exception as err:  # DDS raises its own exception types
+            m.fault(rs.time_s, f"command writer failed: {type(err).__name__}: {err}", fatal=True)
+        else:
+            self._sent_any = True
+            self._last_write = time.monotonic()
         for tr in self.machine.transitions[n_tr:]:
             self._log.event(tr.time_s, "transition", src=tr.source, dst=tr.target,
                             reason=tr.reason)  # fmt: skip
@@ -257,6 +371,8 @@ class DeployRuntime:
         m, now = self.machine, time.monotonic()
         if self._stop_reason:
             return self._stop_reason
+        if m.fatal is not None:
+            return "fault: " + m.fatal
         if m.exit_requested:
             return "operator: select"
         if self.opt.max_duration_s is not None and now - t0 > self.opt.max_duration_s:
@@ -268,19 +384,41 @@ class DeployRuntime:
             return "damping: " + m.transitions[-1].reason
         return ""
 
-    def _send_damping(self) -> None:
+    def _send_damping(self) -> bool:
+        """Damping frames for ``exit_damping_s``; True when at least one was written."""
         msg = self.lowcmd(self.damping_command())
         end = time.monotonic() + self.opt.exit_damping_s
+        written = 0
         while True:
-            self._writer.write(msg)
+            try:
+                self._writer.write(msg)
+                written += 1
+            except Exception as err:  # keep trying: the writer may recover within the window
+                self._log.event(-1.0, "damping write failed", error=f"{type(err).__name__}: {err}")
             if time.monotonic() >= end:
                 break
             time.sleep(self.opt.control_dt)
+        self._sent_any = self._sent_any or written > 0
+        return written > 0
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
         return {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _check_gate(controller: Controller, interface: str, opt: RuntimeOptions) -> None:
+    """The start-up refusals that need no robot: the gate and the loopback-only options."""
+    from humimic.deploy.gate import check_gate
+    from humimic.deploy.policy import OnnxController
+
+    loopback = is_loopback_interface(interface)
+    if opt.unattended and not loopback:
+        raise ConfigError(f"unattended operation is only allowed on loopback, not {interface}")
+    if opt.skip_gate and not loopback:
+        raise ConfigError(f"skipping the sim2sim gate is only allowed on loopback, not {interface}")
+    if isinstance(controller, OnnxController) and not opt.skip_gate:
+        check_gate(controller.dir, controller.onnx_sha256, controller.manifest_sha256)
 
 
 class _RunLog:
@@ -336,6 +474,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--blend-to-default", type=float, default=1.0)
     p.add_argument("--stale-state-ms", type=float, default=100.0,
                    help="damping when the newest LowState is older than this")  # fmt: skip
+    p.add_argument("--max-period-ms", type=float, default=100.0,
+                   help="fatal fault when two commands are further apart than this")  # fmt: skip
     p.add_argument("--exit-after-damping", type=float, default=None)
     p.add_argument("--max-duration", type=float, default=None)
     p.add_argument("--log-dir", type=Path, default=None)
@@ -344,11 +484,35 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the hold-default controller behind the safety machine (sim2sim / first hardware)."""
+    """Run the hold-default controller behind the safety machine (sim2sim / first hardware).
+
+    Prints a JSON summary; returns :attr:`RunSummary.exit_code` (2 with one line for bad
+    options or a start-up refusal).
+    """
+    import sys
+
+    from humimic.deploy.options import check_number
     from humimic.robot.spec import load_robot_spec
 
     args = _parse(argv)
-    spec = load_robot_spec(args.variant)
+    try:
+        check_number("--hold-duration", args.hold_duration, 0.0, 1e7, optional=True)
+        check_number("--move-to-default", args.move_to_default, 0.0, 600.0)
+        check_number("--blend-to-default", args.blend_to_default, 0.0, 600.0)
+        check_number("--stale-state-ms", args.stale_state_ms, 1.0, 1000.0)
+        check_number("--max-period-ms", args.max_period_ms, 20.0, 10000.0)
+        check_number("--exit-after-damping", args.exit_after_damping, 0.0, 3600.0, optional=True)
+        check_number("--max-duration", args.max_duration, 0.0, 1e7, optional=True)
+        summary = _run_hold_default(args, load_robot_spec(args.variant))
+    except HumimicError as err:
+        print(f"humimic deploy: error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({"exit": summary.exit_reason, "bad_state_crc": summary.bad_state_crc,
+                      "exit_code": summary.exit_code, "faults": summary.faults}))  # fmt: skip
+    return summary.exit_code
+
+
+def _run_hold_default(args: argparse.Namespace, spec: Any) -> RunSummary:
     node = DdsNode(args.domain_id, args.iface)
     controller = HoldDefaultController(spec.default_joint_pos, args.hold_duration)
     cfg = SafetyConfig(
@@ -362,13 +526,12 @@ def main(argv: list[str] | None = None) -> int:
         max_duration_s=args.max_duration,
         log_dir=args.log_dir,
         operator_input=StdinButtons() if args.keyboard else None,
+        max_period_s=args.max_period_ms / 1000.0,
     )
     try:
-        summary = DeployRuntime(controller, spec, node, args.variant, cfg, opts).run()
+        return DeployRuntime(controller, spec, node, args.variant, cfg, opts).run()
     finally:
         node.close()
-    print(json.dumps({"exit": summary.exit_reason, "bad_state_crc": summary.bad_state_crc}))
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,9 +8,13 @@ States (Unitree practice, g1_deploy.md §4)::
         │                         └── any watchdog fault, B (e-stop), select (stop + exit)
 
 ZERO_TORQUE (mode 1, kp = kd = 0) lasts until the state stream is healthy; DAMPING (kp 0,
-kd > 0) is the safe state every fault leads to. Operator buttons act on a *press* (released →
-held), so a stuck or still-held button never starts anything. The controller is only asked for
-targets in POLICY; every other state computes its targets here.
+kd > 0) is the safe state every fault leads to. A *fatal* fault (the controller raised or
+returned a non-finite target, the command writer failed, the loop overran, the robot changed
+``mode_machine``) also leads to DAMPING and forbids any restart: the runtime then exits.
+Operator buttons act on a *press* (released → held), so a stuck or still-held button never
+starts anything. The controller is only asked for targets in POLICY; every other state
+computes its targets here. Every LowState is validated (:func:`state_faults`) before any of
+its values is used.
 """
 
 from __future__ import annotations
@@ -124,6 +128,10 @@ class SafetyConfig:
         max_tilt_rad: fault when the pelvis z axis leans further than this from vertical.
         joint_vel_limit: (J,) fault when any |joint velocity| exceeds it (rad/s).
         max_bad_crc: fault after this many LowStates with a bad CRC in a row.
+        quat_norm_tol: fault when the IMU quaternion's norm differs from 1 by more than this.
+        joint_pos_margin_rad: fault when a joint reads further than this outside its limits.
+        joint_jump_margin_rad: fault when a joint moved between two LowStates by more than its
+            speed limit allows in the tick interval plus this (rad).
         move_to_default_s: duration of the interpolation to the default pose (s).
         blend_to_default_s: duration of the blend from the last policy target to default (s).
         damping_kd: kd of every motor in DAMPING (N·m·s/rad).
@@ -133,31 +141,110 @@ class SafetyConfig:
     stale_state_s: float = 0.1
     max_tilt_rad: float = 1.0
     max_bad_crc: int = 5
+    quat_norm_tol: float = 0.05
+    joint_pos_margin_rad: float = 0.1
+    joint_jump_margin_rad: float = 0.05
     move_to_default_s: float = 3.0
     blend_to_default_s: float = 1.0
     damping_kd: float = 3.0
 
 
+TICK_PERIOD_S = 0.001
+"""Seconds per LowState ``tick`` (the G1 counts milliseconds)."""
+
+
 def tilt_angle(quat_wxyz: np.ndarray) -> float:
-    """Angle (rad) between the body z axis and world up, from a wxyz orientation."""
-    up_b = quat_np.rotate(quat_np.conjugate(np.asarray(quat_wxyz)), np.array([0.0, 0.0, 1.0]))
+    """Angle (rad) between the body z axis and world up, from a wxyz orientation.
+
+    The quaternion is normalised first, so a non-unit one reports its true tilt; a zero or
+    non-finite one gives NaN (never "upright").
+    """
+    q = np.asarray(quat_wxyz, dtype=np.float64)
+    norm = float(np.linalg.norm(q))
+    if not np.isfinite(norm) or norm < 1e-9:
+        return float("nan")
+    up_b = quat_np.rotate(quat_np.conjugate(q / norm), np.array([0.0, 0.0, 1.0]))
     return float(np.arccos(np.clip(up_b[2], -1.0, 1.0)))
 
 
-def watchdog_faults(
-    state: RobotState, cfg: SafetyConfig, bad_crc_run: int, foreign_writer: bool
+def state_faults(
+    state: RobotState,
+    cfg: SafetyConfig,
+    pos_limits: tuple[np.ndarray, np.ndarray] | None = None,
+    previous: RobotState | None = None,
 ) -> list[str]:
-    """Every watchdog that fires for this state (empty when all is well)."""
+    """Why this LowState cannot be trusted (empty when it can).
+
+    Args:
+        state: the newest robot state.
+        cfg: tolerances.
+        pos_limits: (lo, hi), each (J,), joint position limits (rad); None skips that check.
+        previous: the state of the previous *new* LowState (None for the first one, or when
+            no new LowState arrived since): enables the jump and tick checks.
+    """
+    fields = {"joint_pos": state.joint_pos, "joint_vel": state.joint_vel,
+              "quaternion": state.quat_wxyz, "gyroscope": state.gyro_b}  # fmt: skip
+    for name, value in fields.items():
+        bad = ~np.isfinite(np.asarray(value, dtype=np.float64))
+        if bad.any():
+            i = int(np.argmax(bad))
+            return [f"non-finite LowState: {name}[{i}] = {value[i]}"]  # nothing else is readable
+    faults = []
+    norm = float(np.linalg.norm(state.quat_wxyz))
+    if abs(norm - 1.0) > cfg.quat_norm_tol:
+        faults.append(f"IMU quaternion norm {norm:.3f} is not 1 (tolerance {cfg.quat_norm_tol})")
+    if pos_limits is not None:
+        lo, hi = pos_limits
+        m = cfg.joint_pos_margin_rad
+        out = (state.joint_pos < lo - m) | (state.joint_pos > hi + m)
+        if out.any():
+            j = int(np.argmax(out))
+            faults.append(
+                f"joint {j} reads {state.joint_pos[j]:.3f} rad, outside its limits "
+                f"[{lo[j]:.3f}, {hi[j]:.3f}] + {m} rad"
+            )
+    if previous is not None:
+        advance = (state.tick - previous.tick) % (1 << 32)
+        if advance == 0 or advance >= 1 << 31:
+            faults.append(f"LowState tick {state.tick} did not advance (previous {previous.tick})")
+        else:
+            allowed = cfg.joint_vel_limit * advance * TICK_PERIOD_S + cfg.joint_jump_margin_rad
+            jump = np.abs(state.joint_pos - previous.joint_pos)
+            if (jump > allowed).any():
+                j = int(np.argmax(jump - allowed))
+                faults.append(
+                    f"joint {j} jumped {jump[j]:.3f} rad in {advance} ticks "
+                    f"(at most {allowed[j]:.3f} rad possible)"
+                )
+    return faults
+
+
+def watchdog_faults(
+    state: RobotState,
+    cfg: SafetyConfig,
+    bad_crc_run: int,
+    foreign_writer: bool,
+    pos_limits: tuple[np.ndarray, np.ndarray] | None = None,
+    previous: RobotState | None = None,
+) -> list[str]:
+    """Every watchdog that fires for this state (empty when all is well).
+
+    ``pos_limits`` and ``previous`` are passed on to :func:`state_faults`; tilt and joint
+    speed are only judged on a state that passed it.
+    """
     faults = []
     if state.age_s > cfg.stale_state_s:
         faults.append(f"stale state: newest LowState is {state.age_s * 1e3:.0f} ms old")
-    tilt = tilt_angle(state.quat_wxyz)
-    if tilt > cfg.max_tilt_rad:
-        faults.append(f"tilt {tilt:.2f} rad > {cfg.max_tilt_rad:.2f} rad")
-    over = np.abs(state.joint_vel) > cfg.joint_vel_limit
-    if over.any():
-        j = int(np.argmax(np.abs(state.joint_vel) - cfg.joint_vel_limit))
-        faults.append(f"joint {j} speed {state.joint_vel[j]:.1f} rad/s beyond its limit")
+    invalid = state_faults(state, cfg, pos_limits, previous)
+    faults += invalid
+    if not invalid:
+        tilt = tilt_angle(state.quat_wxyz)
+        if tilt > cfg.max_tilt_rad:
+            faults.append(f"tilt {tilt:.2f} rad > {cfg.max_tilt_rad:.2f} rad")
+        over = np.abs(state.joint_vel) > cfg.joint_vel_limit
+        if over.any():
+            j = int(np.argmax(np.abs(state.joint_vel) - cfg.joint_vel_limit))
+            faults.append(f"joint {j} speed {state.joint_vel[j]:.1f} rad/s beyond its limit")
     if bad_crc_run >= cfg.max_bad_crc:
         faults.append(f"{bad_crc_run} LowStates in a row with a bad CRC")
     if foreign_writer:
@@ -196,10 +283,13 @@ class SafetyMachine:
     transitions: list[Transition] = field(default_factory=list)
     exit_requested: bool = False
     faulted: bool = False
+    fatal: str | None = None
+    faults: list[tuple[float, str]] = field(default_factory=list)
     _entered_s: float = 0.0
     _start_pos: np.ndarray | None = None
     _last_target: np.ndarray | None = None
     _prev_buttons: frozenset[str] | None = None  # None until the first step
+    _faulting: bool = False  # a watchdog fired on the previous step
 
     def go(self, target: SafetyState, now: float, reason: str) -> None:
         """Switch state (no-op when already there)."""
@@ -209,9 +299,18 @@ class SafetyMachine:
         self.state = target
         self._entered_s = now
 
-    def fault(self, now: float, reason: str) -> None:
-        """A watchdog or exit path fired: go to DAMPING from any state."""
+    def fault(self, now: float, reason: str, fatal: bool = False, record: bool = True) -> None:
+        """A watchdog or exit path fired: go to DAMPING from any state.
+
+        ``record`` keeps the fault in :attr:`faults` (the watchdogs record only the first step
+        of a run of faulty steps); a ``fatal`` one (the first is kept in :attr:`fatal`) also
+        forbids leaving DAMPING again.
+        """
         self.faulted = True
+        if record:
+            self.faults.append((now, reason))
+        if fatal and self.fatal is None:
+            self.fatal = reason
         self.go(SafetyState.DAMPING, now, reason)
 
     def _pressed(self, buttons: frozenset[str], *names: str) -> bool:
@@ -232,7 +331,8 @@ class SafetyMachine:
             self._prev_buttons = rs.buttons
         active = list(faults)
         for reason in active:
-            self.fault(now, reason)
+            self.fault(now, reason, record=not self._faulting)
+        self._faulting = bool(active)
         if self.state == SafetyState.ZERO_TORQUE and not active:
             self.go(SafetyState.DAMPING, now, "state stream healthy")
         self._operator(rs, now, healthy=not active)
@@ -247,7 +347,7 @@ class SafetyMachine:
         elif self._pressed(rs.buttons, "B"):
             self.go(SafetyState.DAMPING, now, "operator: B (e-stop)")
         elif self.state == SafetyState.DAMPING and self._pressed(rs.buttons, "start"):
-            if healthy and not self.exit_requested:
+            if healthy and not self.exit_requested and self.fatal is None:
                 self.faulted = False
                 self._start_pos = rs.joint_pos.copy()
                 self.go(SafetyState.MOVE_TO_DEFAULT, now, "operator: start")
@@ -261,11 +361,12 @@ class SafetyMachine:
     def _command(self, rs: RobotState, now: float) -> JointCommand:
         zeros = np.zeros_like(self.default_pos)
         s = self.state
+        # With kp = 0 the target is ignored by the motor; the default pose keeps it finite
+        # whatever the (possibly corrupt) state said.
         if s == SafetyState.ZERO_TORQUE:
-            return JointCommand(rs.joint_pos.copy(), zeros, zeros.copy(), "off")
+            return JointCommand(self.default_pos.copy(), zeros, zeros.copy(), "off")
         if s == SafetyState.DAMPING:
-            kd = np.full_like(self.default_pos, self.cfg.damping_kd)
-            return JointCommand(rs.joint_pos.copy(), zeros, kd, "damp")
+            return self.damping()
         if s == SafetyState.MOVE_TO_DEFAULT:
             a = self._ramp(now, self.cfg.move_to_default_s)
             start = self._start_pos if self._start_pos is not None else rs.joint_pos
@@ -276,9 +377,18 @@ class SafetyMachine:
         if s == SafetyState.WAIT_START:
             return self._stiff(self.default_pos.copy())
         if s == SafetyState.POLICY:
-            target = self.controller.step(rs)
+            try:
+                target = self.controller.step(rs)
+            except Exception as err:  # an inference error must end in damping, not a crash
+                self.fault(now, f"controller error: {type(err).__name__}: {err}", fatal=True)
+                return self.damping()
             if target is not None:
-                self._last_target = np.asarray(target, dtype=np.float64)
+                target = np.asarray(target, dtype=np.float64)
+                problem = _target_problem(target, self.default_pos.shape)
+                if problem:
+                    self.fault(now, f"policy output {problem}", fatal=True)
+                    return self.damping()
+                self._last_target = target
                 return self._stiff(self._last_target.copy())
             self.go(SafetyState.BLEND_TO_DEFAULT, now, "clip ended")
         # BLEND_TO_DEFAULT
@@ -289,5 +399,22 @@ class SafetyMachine:
             self.go(SafetyState.DAMPING, now, "blend to default done")
         return self._stiff(q)
 
+    def damping(self) -> JointCommand:
+        """The DAMPING command: default-pose targets (finite), kp 0, kd = damping_kd."""
+        zeros = np.zeros_like(self.default_pos)
+        kd = np.full_like(self.default_pos, self.cfg.damping_kd)
+        return JointCommand(self.default_pos.copy(), zeros, kd, "damp")
+
     def _stiff(self, q: np.ndarray) -> JointCommand:
         return JointCommand(q, self.kp.copy(), self.kd.copy(), "hold")
+
+
+def _target_problem(target: np.ndarray, shape: tuple[int, ...]) -> str:
+    """Why a controller's targets cannot be sent ("" when they can)."""
+    if target.shape != shape:
+        return f"has shape {target.shape}, expected {shape}"
+    bad = ~np.isfinite(target)
+    if bad.any():
+        j = int(np.argmax(bad))
+        return f"non-finite: joint {j} target = {target[j]}"
+    return ""

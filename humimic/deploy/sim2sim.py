@@ -20,13 +20,18 @@ and each episode runs to the clip end or a fall. Metrics are
 :func:`humimic.eval.metrics.compute_metrics` on the tracked physical bodies (forward
 kinematics, by name) against the clip interpolated at the control times. The gate passes
 when no episode falls (pelvis above ``min_pelvis_height_m``, tilt below ``max_tilt_rad`` at
-every control step) and the mean ``E_mpbpe`` is below ``max_mpbpe_mm``.
+every control step), every episode succeeds by ``humimic eval``'s definition (the metrics'
+``per_episode.success``: the whole clip with no body beyond :func:`eval_fail_distance_m` of
+its reference) and the mean ``E_mpbpe`` is below ``max_mpbpe_mm``. The verdict shows these
+thresholds and the sha256 of the ``controller.onnx`` and ``controller.json`` bytes it ran,
+which deploy requires to match (:mod:`humimic.deploy.gate`).
 
 Numpy, MuJoCo and onnxruntime only (no torch).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -180,15 +185,54 @@ def tracked_bodies(spec: Any, model: mujoco.MjModel, clip: RobotClip) -> list[st
     return names
 
 
-def gate(metrics: dict[str, Any], episodes: list[dict[str, Any]], cfg: Sim2SimConfig) -> dict:
-    """``{"passed", "reasons", "thresholds"}`` from the metrics and per-episode falls."""
+def eval_fail_distance_m() -> float:
+    """Body deviation (m) that fails an episode in ``humimic eval``: the default of
+    :func:`humimic.eval.metrics.compute_metrics`, which both the eval and sim2sim call."""
+    from humimic.eval.metrics import compute_metrics
+
+    return float(inspect.signature(compute_metrics).parameters["fail_distance_m"].default)
+
+
+def gate(
+    metrics: dict[str, Any],
+    episodes: list[dict[str, Any]],
+    cfg: Sim2SimConfig,
+    hashes: dict[str, str | None] | None = None,
+) -> dict:
+    """The verdict from the metrics and per-episode falls.
+
+    Args:
+        metrics: :func:`~humimic.eval.metrics.compute_metrics` output (``E_mpbpe`` and
+            ``per_episode.success`` are read).
+        episodes: ``{"episode", "fall"}`` per episode.
+        cfg: thresholds.
+        hashes: ``controller_sha256`` / ``manifest_sha256`` of the bytes that ran (None
+            when a stand-in controller ran: deploy then refuses the verdict).
+
+    Returns:
+        ``{"passed", "reasons", "thresholds", "controller_sha256", "manifest_sha256"}``.
+    """
     reasons = [f"episode {e['episode']}: {e['fall']}" for e in episodes if e["fall"]]
+    fail_m = eval_fail_distance_m()
+    success = (metrics.get("per_episode") or {}).get("success")
+    if success is None or len(success) != len(episodes):
+        reasons.append("no per-episode success recorded")
+    else:
+        reasons += [
+            f"episode {e['episode']}: not a success (a body beyond {fail_m} m of its reference "
+            "or the clip not finished, as in humimic eval)"
+            for e, ok in zip(episodes, success) if not ok and not e["fall"]
+        ]  # fmt: skip
     mpbpe = float(metrics["E_mpbpe"]["mean"])
     if not mpbpe < cfg.max_mpbpe_mm:
         reasons.append(f"E_mpbpe {mpbpe:.1f} mm >= {cfg.max_mpbpe_mm} mm")
     thresholds = {"min_pelvis_height_m": cfg.min_pelvis_height_m,
-                  "max_tilt_rad": cfg.max_tilt_rad, "max_mpbpe_mm": cfg.max_mpbpe_mm}  # fmt: skip
-    return {"passed": not reasons, "reasons": reasons, "thresholds": thresholds}
+                  "max_tilt_rad": cfg.max_tilt_rad, "max_mpbpe_mm": cfg.max_mpbpe_mm,
+                  "fail_distance_m": fail_m, "every_episode_succeeds": True}  # fmt: skip
+    hashes = hashes or {}
+    return {"passed": not reasons, "reasons": reasons, "thresholds": thresholds,
+            "controller_sha256": hashes.get("controller_sha256"),
+            "manifest_sha256": hashes.get("manifest_sha256")}  # fmt: skip
 
 
 def settings_dict(cfg: Sim2SimConfig, episodes: int, seed: int) -> dict[str, Any]:
@@ -246,10 +290,12 @@ def simulate(
     cfg: Sim2SimConfig,
     episodes: int = 1,
     seed: int = 0,
+    hashes: dict[str, str | None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], TorqueSim]:
     """Run ``episodes`` episodes of any controller; returns (metrics with gate, recording, sim).
 
-    The recording holds episode 0's robot ``qpos`` (T, nq) and reference ``ghost_qpos``.
+    The recording holds episode 0's robot ``qpos`` (T, nq) and reference ``ghost_qpos``;
+    ``hashes`` go into the verdict (see :func:`gate`).
     """
     from humimic.eval.metrics import compute_metrics
     from humimic.robot.spec import load_robot_spec
@@ -278,7 +324,7 @@ def simulate(
                    for e, r in enumerate(runs)]  # fmt: skip
     metrics["episodes"] = per_episode
     metrics["bodies"] = names
-    metrics["gate"] = gate(metrics, per_episode, cfg)
+    metrics["gate"] = gate(metrics, per_episode, cfg, hashes)
     ghost = np.tile(sim.model.qpos0, (steps + 1, 1))
     ghost[:, sim.root : sim.root + 7] = ref["root"]
     ghost[:, sim.qadr] = ref["joint_pos"]
@@ -311,6 +357,7 @@ def run_sim2sim(
         config: Noise levels and gate thresholds (default :class:`Sim2SimConfig`).
         controller: Run this controller instead of the folder's ONNX policy (the folder
             still gives the manifest and the reference clip), e.g. a hold-default baseline.
+            Its verdict carries no hashes, so deploy never accepts it for the folder.
 
     Returns:
         The metrics dict as written (``"gate"`` holds passed/reasons/thresholds).
@@ -325,10 +372,13 @@ def run_sim2sim(
     manifest = load_manifest(controller_dir)
     given = {"physics_hz": physics_hz, "max_delay_ms": max_delay_ms, "sensor_noise": sensor_noise}
     cfg = replace(config or Sim2SimConfig(), **{k: v for k, v in given.items() if v is not None})
+    hashes = None
     if controller is None:
-        controller = OnnxController(controller_dir, manifest.variant)
+        onnx = OnnxController(controller_dir, manifest.variant)
+        controller, manifest = onnx, onnx.manifest  # the manifest whose bytes were hashed
+        hashes = {"controller_sha256": onnx.onnx_sha256, "manifest_sha256": onnx.manifest_sha256}
     clip = load_clip(controller_dir / manifest.reference.arrays_file)
-    metrics, rec, sim = simulate(controller, manifest, clip, cfg, episodes, seed)
+    metrics, rec, sim = simulate(controller, manifest, clip, cfg, episodes, seed, hashes)
     out = Path(out) if out is not None else controller_dir
     metrics["controller"] = str(controller_dir)
     metrics["settings"] = settings_dict(cfg, episodes, seed)

@@ -14,14 +14,25 @@ gain 1 and bias 0, so ``ctrl`` is the joint torque and MuJoCo still clips it to 
 ``gantry=True`` welds the pelvis to a mocap body in the air (a virtual gantry, MuJoCo weld
 equality), which is how a first deploy starts; ``inject_tilt`` turns that mocap body. Without
 the gantry the robot starts standing on the floor at the default pose.
+
+Fault injection (:meth:`SimulatedG1.inject`, ``--fault KIND[@SECONDS]``): from the moment a
+fault starts it lasts until the robot stops, as a broken sensor or link would
+(:data:`FAULTS` says what each does). The robot checks every LowCmd it receives (before its
+own CRC and mode filters) and counts those with a non-finite field or an enabled motor's
+target outside its joint limits (:attr:`SimulatedG1.bad_command_count`); it also notes when
+the commands turn into damping (every enabled motor kp 0, kd > 0), which gives the time from
+each fault to damping as the robot saw it (:meth:`SimulatedG1.report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -35,11 +46,28 @@ from humimic.deploy.dds.messages import (
     LowState_,
     zero_lowstate,
 )
-from humimic.deploy.dds.motor_map import MODE_PR, expected_mode_machine
+from humimic.deploy.dds.motor_map import MODE_PR, SDK_POS_LIMITS, expected_mode_machine
 from humimic.deploy.remote import encode_remote
+from humimic.errors import ConfigError, HumimicError
 from humimic.geometry import quat_np
 
 GRAVITY = 9.81
+
+FAULTS = {
+    "stale": "stop publishing rt/lowstate (physics keeps running)",
+    "nan-state": "report NaN for the IMU gyroscope y value",
+    "bad-quat": "report a zero IMU quaternion (it reads as upright if taken at face value)",
+    "tilt": "turn the pelvis 1.3 rad about world x (the gantry holds it there)",
+    "bad-crc": "publish every LowState with a wrong CRC",
+    "joint-jump": "report the left knee 1.0 rad further than it is (an encoder slip)",
+    "frozen-tick": "keep publishing, but with the tick frozen at its current value",
+    "mode-change": "report (and obey only) another mode_machine",
+}
+"""Fault kinds of :meth:`SimulatedG1.inject` and what each does from its start on."""
+
+TILT_FAULT_RAD = 1.3
+JUMP_FAULT_RAD = 1.0
+JUMP_FAULT_JOINT = "left_knee_joint"
 
 
 class SimulatedG1:
@@ -92,6 +120,15 @@ class SimulatedG1:
         self.accepted_count = 0
         self.last_command: LowCmd_ | None = None
         self.state_times: list[float] = []
+        self.received_count = 0
+        self.bad_command_count = 0
+        self.bad_command_examples: list[str] = []
+        self.fault_timeline: list[tuple[float, str]] = []  # (seconds since start, kind)
+        self.damping_changes: list[tuple[float, bool]] = []  # (seconds since start, damping?)
+        self._active: set[str] = set()
+        self._frozen_tick: int | None = None
+        self._jump_joint = self.spec.joint_index(JUMP_FAULT_JOINT)
+        self._t0 = time.monotonic()
 
         self.node = DdsNode(domain_id, interface)
         self._writer = self.node.publisher(TOPIC_LOWSTATE, LowState_)
@@ -102,6 +139,7 @@ class SimulatedG1:
 
     # ---- commands -----------------------------------------------------------------------
     def _on_cmd(self, msg: LowCmd_) -> None:
+        self._audit(msg)
         if not check_crc(msg):
             with self._lock:
                 self.bad_crc_count += 1
@@ -116,6 +154,34 @@ class SimulatedG1:
             self._cmd = cmd
             self.accepted_count += 1
             self.last_command = msg
+
+    def _audit(self, msg: LowCmd_) -> None:
+        """Count a command with a non-finite field or an out-of-limit target; note damping."""
+        fields = np.array([[c.mode, c.q, c.dq, c.tau, c.kp, c.kd] for c in msg.motor_cmd])
+        mode, q, kp, kd = fields[:, 0], fields[:, 1], fields[:, 4], fields[:, 5]
+        used = len(SDK_POS_LIMITS)
+        enabled = mode[:used] == 1
+        lo, hi = SDK_POS_LIMITS.T
+        tol = 1e-6  # LowCmd q is float32: a target clamped to a limit may round 1 ulp past it
+        outside = enabled & ((q[:used] < lo - tol) | (q[:used] > hi + tol))
+        problem = ""
+        if not np.isfinite(fields).all():
+            slot, col = np.argwhere(~np.isfinite(fields))[0]
+            problem = f"slot {slot} {('mode', 'q', 'dq', 'tau', 'kp', 'kd')[col]} non-finite"
+        elif outside.any():
+            slot = int(np.argmax(outside))
+            problem = f"slot {slot} target {q[slot]:.3f} rad outside [{lo[slot]}, {hi[slot]}]"
+        on = mode == 1
+        damping = bool(on.any() and (kp[on] == 0).all() and (kd[on] > 0).all())
+        now = time.monotonic() - self._t0
+        with self._lock:
+            self.received_count += 1
+            if problem:
+                self.bad_command_count += 1
+                if len(self.bad_command_examples) < 5:
+                    self.bad_command_examples.append(problem)
+            if not self.damping_changes or self.damping_changes[-1][1] != damping:
+                self.damping_changes.append((now, damping))
 
     def motor_torque(self) -> np.ndarray:
         """(J,) motor PD torque for the current command and state, clipped (N·m)."""
@@ -132,6 +198,7 @@ class SimulatedG1:
         d, msg = self.data, zero_lowstate()
         msg.mode_pr, msg.mode_machine = MODE_PR, self.mode_machine
         msg.tick = round(d.time * 1000.0) & 0xFFFFFFFF
+        active = self._active
         quat = d.qpos[3:7] / np.linalg.norm(d.qpos[3:7])
         imu = msg.imu_state
         imu.quaternion = quat.tolist()
@@ -145,8 +212,58 @@ class SimulatedG1:
             ms.temperature, ms.vol = [30, 30], 24.0
         with self._lock:
             msg.wireless_remote = self._remote
+        if "nan-state" in active:
+            imu.gyroscope = [imu.gyroscope[0], math.nan, imu.gyroscope[2]]
+        if "bad-quat" in active:
+            imu.quaternion = [0.0, 0.0, 0.0, 0.0]
+        if "joint-jump" in active:
+            msg.motor_state[self._slots[self._jump_joint]].q += JUMP_FAULT_RAD
+        if "frozen-tick" in active and self._frozen_tick is not None:
+            msg.tick = self._frozen_tick
         set_crc(msg)
         return msg
+
+    # ---- fault injection ----------------------------------------------------------------
+    def inject(self, kind: str) -> None:
+        """Start fault ``kind`` (a key of :data:`FAULTS`) now; it lasts until the robot stops.
+
+        Raises:
+            ConfigError: unknown kind.
+        """
+        if kind not in FAULTS:
+            raise ConfigError(f"--fault {kind!r}: unknown (known: {', '.join(FAULTS)})")
+        if kind == "tilt":
+            self.inject_tilt(TILT_FAULT_RAD)
+        elif kind == "frozen-tick":
+            self._frozen_tick = round(self.data.time * 1000.0) & 0xFFFFFFFF
+        elif kind == "mode-change":
+            self.mode_machine += 1  # reports it, and drops commands for the old value
+        self._active = self._active | {kind}
+        with self._lock:
+            self.fault_timeline.append((time.monotonic() - self._t0, kind))
+
+    def time_to_damping(self, since_s: float) -> float | None:
+        """Seconds from ``since_s`` (since start) until commands turned into damping, or None.
+
+        Damping already in force at ``since_s`` counts as 0.
+        """
+        with self._lock:
+            changes = list(self.damping_changes)
+        before = [d for t, d in changes if t <= since_s]
+        if before and before[-1]:
+            return 0.0
+        after = [t for t, d in changes if t > since_s and d]
+        return after[0] - since_s if after else None
+
+    def report(self) -> dict[str, Any]:
+        """Commands received, bad ones, and each fault with the time until damping."""
+        timeline = [
+            {"t_s": round(t, 4), "fault": k, "damping_after_s": _round(self.time_to_damping(t))}
+            for t, k in self.fault_timeline
+        ]
+        return {"commands_received": self.received_count, "commands_accepted": self.accepted_count,
+                "bad_commands": self.bad_command_count, "bad_examples": self.bad_command_examples,
+                "faults": timeline}  # fmt: skip
 
     # ---- test hooks ---------------------------------------------------------------------
     def set_remote(self, remote: bytes) -> None:
@@ -193,11 +310,11 @@ class SimulatedG1:
         with self._lock:
             if self._remote_release_at is not None and now >= self._remote_release_at:
                 self._remote, self._remote_release_at = bytes(REMOTE_BYTES), None
-        if now < self._stall_until:
+        if now < self._stall_until or "stale" in self._active:
             return
         msg = self.lowstate()
-        if self._corrupt_states > 0:
-            self._corrupt_states -= 1
+        if self._corrupt_states > 0 or "bad-crc" in self._active:
+            self._corrupt_states = max(0, self._corrupt_states - 1)
             msg.crc ^= 0x1
         self._writer.write(msg)
         self.state_times.append(now)
@@ -206,6 +323,7 @@ class SimulatedG1:
         """Step in real time (sleeping to the wall clock) until stopped or ``duration_s``."""
         self._running.set()
         t0, k = time.monotonic(), 0
+        self._t0 = t0
         while self._running.is_set():
             self.step()
             k += 1
@@ -280,6 +398,25 @@ def _rpy(quat: np.ndarray) -> np.ndarray:
     return np.array([roll, pitch, yaw])
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def parse_timed(option: str, text: str, known: Iterable[str]) -> tuple[float, str]:
+    """``NAME[@SECONDS]`` → (seconds, name), checked (one-line ConfigError otherwise)."""
+    name, _, at = text.partition("@")
+    known = list(known)
+    if name not in known:
+        raise ConfigError(f"{option} {text!r}: unknown {name!r} (known: {', '.join(known)})")
+    try:
+        seconds = float(at) if at else 0.0
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: {at!r} is not a number of seconds") from None
+    if not (math.isfinite(seconds) and 0.0 <= seconds <= 1e7):
+        raise ConfigError(f"{option} {text!r}: the time must be a finite number >= 0")
+    return seconds, name
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="humimic simrobot", description=__doc__.splitlines()[0])
     p.add_argument("--variant", default="g1_23dof_lock_wrist")
@@ -290,16 +427,35 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--press", action="append", default=[], metavar="BUTTON@SECONDS",
                    help="press a remote button at a time, e.g. start@2 (repeatable)")  # fmt: skip
+    kinds = "; ".join(f"{k}: {v}" for k, v in FAULTS.items())
+    p.add_argument("--fault", action="append", default=[], metavar="KIND[@SECONDS]",
+                   help=f"start a fault at a time (default 0), repeatable. {kinds}")  # fmt: skip
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulated G1 until Ctrl-C (or ``--duration``)."""
+    """Run the simulated G1 until Ctrl-C (or ``--duration``); print its report (JSON) at exit.
+
+    Returns 0, or 2 with one line on stderr for bad options.
+    """
+    import sys
+
+    from humimic.deploy.options import check_number
+    from humimic.deploy.remote import BUTTONS
+
     args = _parse(argv)
-    presses = sorted((float(t), b) for b, t in (p.split("@") for p in args.press))
-    robot = SimulatedG1(
-        args.variant, args.iface, args.domain_id, physics_dt=args.physics_dt, gantry=args.gantry
-    )
+    try:
+        check_number("--physics-dt", args.physics_dt, 1e-4, 0.01)
+        check_number("--duration", args.duration, 0.0, 1e7, optional=True)
+        presses = sorted(parse_timed("--press", p, BUTTONS) for p in args.press)
+        faults = sorted(parse_timed("--fault", f, FAULTS) for f in args.fault)
+        robot = SimulatedG1(
+            args.variant, args.iface, args.domain_id, physics_dt=args.physics_dt,
+            gantry=args.gantry,
+        )  # fmt: skip
+    except HumimicError as err:
+        print(f"humimic simrobot: error: {err}", file=sys.stderr)
+        return 2
     robot.start()
     t0 = time.monotonic()
     try:
@@ -307,13 +463,16 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = time.monotonic() - t0
             while presses and presses[0][0] <= elapsed:
                 robot.press([presses.pop(0)[1]])
+            while faults and faults[0][0] <= elapsed:
+                robot.inject(faults.pop(0)[1])
             if args.duration is not None and elapsed > args.duration:
                 break
-            time.sleep(0.01)
+            time.sleep(0.005)
     except KeyboardInterrupt:
         pass
     finally:
         robot.stop()
+    print(json.dumps(robot.report()), flush=True)
     return 0
 
 

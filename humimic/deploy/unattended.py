@@ -1,29 +1,45 @@
-"""Operator stand-in for unattended runs against the simulated robot (never on hardware)."""
+"""Operator stand-in for unattended runs against the simulated robot (never on hardware).
+
+It watches the safety machine instead of a clock: ``start`` once the machine has sat in a
+healthy DAMPING for ``settle_steps`` control steps, ``A`` once it has sat in WAIT_START as long.
+A slow start-up (a loaded machine, a slow first LowState) only delays the presses; a fault
+before or after them means no further press, so it never restarts a faulted run. The deploy
+runtime only accepts it on an interface whose address is loopback
+(:func:`humimic.deploy.dds.channel.is_loopback_interface`).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
-LOOPBACK_INTERFACES = frozenset({"lo", "lo0"})
-"""The only interfaces on which :class:`UnattendedOperator` may be used."""
+from humimic.deploy.safety import SafetyMachine, SafetyState
 
 
 class UnattendedOperator:
-    """Presses ``start`` once, then ``A`` once the move to the default pose is done.
+    """Presses ``start`` once, then ``A`` once, each when the machine is ready for it.
 
     Args:
-        move_to_default_s: Duration of the runtime's move to the default pose, s.
-        settle_s: Extra wait before each press, s.
+        machine: the runtime's safety machine (read, never changed).
+        settle_steps: control steps the machine must stay in the state before a press.
     """
 
-    def __init__(self, move_to_default_s: float, settle_s: float = 0.5) -> None:
-        self._t0 = time.monotonic()
-        self._schedule = [(settle_s, "start"), (2 * settle_s + move_to_default_s, "A")]
+    def __init__(self, machine: SafetyMachine, settle_steps: int = 5) -> None:
+        self.machine = machine
+        self.settle_steps = settle_steps
+        self._plan = [(SafetyState.DAMPING, "start"), (SafetyState.WAIT_START, "A")]
+        self._steady = 0
+        self._last_state: SafetyState | None = None
 
     def __call__(self) -> Iterable[str]:
         """Buttons held at this control step (each press lasts one step)."""
-        elapsed = time.monotonic() - self._t0
-        if self._schedule and elapsed >= self._schedule[0][0]:
-            return (self._schedule.pop(0)[1],)
+        m = self.machine
+        self._steady = self._steady + 1 if m.state == self._last_state else 0
+        self._last_state = m.state
+        if not self._plan or m.faulted or m.exit_requested:
+            return ()
+        wanted, button = self._plan[0]
+        if m.state == wanted and self._steady >= self.settle_steps:
+            self._plan.pop(0)
+            self._steady = 0
+            return (button,)
         return ()

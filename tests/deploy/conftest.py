@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 
 import pytest
+
+from humimic.deploy.simrobot import SimulatedG1
 
 
 @pytest.fixture
@@ -14,3 +17,12 @@ def domain_id() -> int:
     Drawn from the OS entropy pool: tests/conftest.py reseeds `random` for every test.
     """
     return 20 + secrets.randbelow(211)
+
+
+@pytest.fixture
+def sim(domain_id: int) -> Iterator[SimulatedG1]:
+    """The simulated G1 on its gantry, stepping in a background thread of this process."""
+    robot = SimulatedG1("g1_23dof_lock_wrist", "lo", domain_id, gantry=True)
+    robot.start()
+    yield robot
+    robot.stop()

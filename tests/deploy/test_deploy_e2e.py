@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,21 +22,13 @@ from humimic.deploy.simrobot import SimulatedG1
 VARIANT = "g1_23dof_lock_wrist"
 
 
-@pytest.fixture
-def sim(domain_id: int) -> Iterator[SimulatedG1]:
-    robot = SimulatedG1(VARIANT, "lo", domain_id, gantry=True)
-    robot.start()
-    yield robot
-    robot.stop()
-
-
 def start_runtime(
     domain_id: int, log_dir: Path, *extra: str, variant: str = VARIANT, stale_ms: int = 400
 ):
-    # Stale-state limit 400 ms instead of the robot's 100 ms: on a shared 2-core machine the
-    # simulated robot in this process can miss 100 ms now and then. The stall test uses 100.
+    # Stale-state and loop-period limits 400 ms instead of the robot's 100 ms: on a shared
+    # 2-core machine the simulated robot in this process can miss 100 ms now and then.
     args = ["--variant", variant, "--domain-id", str(domain_id), "--log-dir", str(log_dir)]
-    args += ["--stale-state-ms", str(stale_ms)]
+    args += ["--stale-state-ms", str(stale_ms), "--max-period-ms", "400"]
     args += ["--move-to-default", "1.0", "--blend-to-default", "0.4", "--max-duration", "25"]
     cmd = [sys.executable, "-m", "humimic.deploy.runtime", *args, *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -66,9 +57,9 @@ def wait_state(log_dir: Path, state: str, proc: subprocess.Popen, timeout: float
     raise AssertionError(f"runtime never reached {state}; events: {events(log_dir)}")
 
 
-def finish(proc: subprocess.Popen) -> dict:
+def finish(proc: subprocess.Popen, code: int = 0) -> dict:
     out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
+    assert proc.returncode == code, err
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -107,40 +98,6 @@ def test_walk_to_policy_and_back_to_damping(sim: SimulatedG1, domain_id: int, tm
     assert sim.bad_crc_count == 0 and sim.mode_mismatch_count == 0
 
 
-def test_stalled_state_stream_forces_damping(sim: SimulatedG1, domain_id: int, tmp_path: Path):
-    proc = start_runtime(domain_id, tmp_path, "--exit-after-damping", "0.3", stale_ms=100)
-    wait_state(tmp_path, "DAMPING", proc)
-    sim.press(["start"])
-    wait_state(tmp_path, "WAIT_START", proc)
-    sim.stall_state(0.6)
-    summary = finish(proc)
-    assert summary["exit"].startswith("damping: stale state")
-    assert_last_command_is_damping(sim)
-
-
-def test_injected_tilt_forces_damping(sim: SimulatedG1, domain_id: int, tmp_path: Path):
-    proc = start_runtime(domain_id, tmp_path, "--exit-after-damping", "0.3")
-    wait_state(tmp_path, "DAMPING", proc)
-    sim.press(["start"])
-    wait_state(tmp_path, "WAIT_START", proc)
-    sim.inject_tilt(1.3)
-    summary = finish(proc)
-    assert summary["exit"].startswith("damping: tilt")
-    assert_last_command_is_damping(sim)
-
-
-def test_bad_state_crc_forces_damping(sim: SimulatedG1, domain_id: int, tmp_path: Path):
-    proc = start_runtime(domain_id, tmp_path, "--exit-after-damping", "0.3")
-    wait_state(tmp_path, "DAMPING", proc)
-    sim.press(["start"])
-    wait_state(tmp_path, "WAIT_START", proc)
-    sim.corrupt_state_crc(40)
-    summary = finish(proc)
-    assert "bad CRC" in summary["exit"] or "stale" in summary["exit"]
-    assert summary["bad_state_crc"] >= 5
-    assert_last_command_is_damping(sim)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_sends_damping_last(
     sim: SimulatedG1, domain_id: int, tmp_path: Path, sig: signal.Signals
@@ -152,7 +109,7 @@ def test_signal_sends_damping_last(
     time.sleep(0.2)
     assert all(m.kp > 0 for m in sim.last_command.motor_cmd if m.mode == 1)  # stiff before
     proc.send_signal(sig)
-    summary = finish(proc)
+    summary = finish(proc, code=128 + sig.value)  # non-zero, after damping
     assert summary["exit"] == sig.name
     time.sleep(0.1)
     assert_last_command_is_damping(sim)
@@ -180,7 +137,7 @@ def test_second_lowcmd_writer_forces_damping(sim: SimulatedG1, domain_id: int, t
     finally:
         intruder.kill()
         intruder.wait()
-    summary = finish(proc)
+    summary = finish(proc, code=1)
     assert summary["exit"] == "damping: another process publishes rt/lowcmd"
 
 

@@ -17,12 +17,14 @@ from humimic.deploy.safety import HoldDefaultController
 from humimic.deploy.sim2sim import (
     Sim2SimConfig,
     TorqueSim,
+    eval_fail_distance_m,
     gate,
     reference_at,
     run_sim2sim,
     torque_model,
 )
 from humimic.envs.synthetic import arm_wave_clip
+from humimic.files import file_sha256
 from humimic.motion.clip import load_clip
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
@@ -60,11 +62,17 @@ def test_exported_policy_end_to_end(tmp_path: Path) -> None:
     metrics = run_sim2sim(controller, episodes=2, seed=1, out=tmp_path)
     written = json.loads((tmp_path / "metrics.json").read_text())
     verdict = written["gate"]
-    assert set(verdict) == {"passed", "reasons", "thresholds"}
+    assert set(verdict) == {"passed", "reasons", "thresholds", "controller_sha256",
+                            "manifest_sha256"}  # fmt: skip
     assert verdict["thresholds"] == {"min_pelvis_height_m": 0.3, "max_tilt_rad": 1.0,
-                                  "max_mpbpe_mm": 120.0}  # fmt: skip
+                                     "max_mpbpe_mm": 120.0, "fail_distance_m": 0.5,
+                                     "every_episode_succeeds": True}  # fmt: skip
+    # the hashes are of the files the gate ran, computed here independently
+    assert verdict["controller_sha256"] == file_sha256(controller / "controller.onnx")
+    assert verdict["manifest_sha256"] == file_sha256(controller / "controller.json")
     falls = [e["fall"] for e in written["episodes"]]
-    expect = not any(falls) and written["E_mpbpe"]["mean"] < 120.0
+    succeeded = written["per_episode"]["success"]
+    expect = not any(falls) and all(succeeded) and written["E_mpbpe"]["mean"] < 120.0
     assert verdict["passed"] == expect and (not verdict["reasons"]) == expect
     assert written["num_episodes"] == 2 and written["settings"]["physics_hz"] == 1000
     assert metrics["E_mpbpe"]["mean"] == written["E_mpbpe"]["mean"] > 0.0
@@ -128,10 +136,38 @@ def test_gate_reports_a_fall(standing: Path, tmp_path: Path) -> None:
 def test_gate_tracking_threshold() -> None:
     cfg = Sim2SimConfig(max_mpbpe_mm=50.0)
     ok = [{"episode": 0, "fall": ""}]
-    assert gate({"E_mpbpe": {"mean": 49.9}}, ok, cfg)["passed"]
-    result = gate({"E_mpbpe": {"mean": 50.0}}, ok, cfg)
+    success = {"per_episode": {"success": [1.0]}}
+    assert gate({"E_mpbpe": {"mean": 49.9}, **success}, ok, cfg)["passed"]
+    result = gate({"E_mpbpe": {"mean": 50.0}, **success}, ok, cfg)
     assert not result["passed"] and result["reasons"] == ["E_mpbpe 50.0 mm >= 50.0 mm"]
-    assert not gate({"E_mpbpe": {"mean": float("nan")}}, ok, cfg)["passed"]
+    assert not gate({"E_mpbpe": {"mean": float("nan")}, **success}, ok, cfg)["passed"]
+
+
+def test_gate_requires_every_episode_to_succeed_as_in_eval() -> None:
+    """The demo's case: no fall, E_mpbpe under the threshold, but a body beyond eval's
+    deviation limit in one episode: the gate fails (it passed before)."""
+    cfg = Sim2SimConfig(max_mpbpe_mm=120.0)
+    two = [{"episode": 0, "fall": ""}, {"episode": 1, "fall": ""}]
+    result = gate({"E_mpbpe": {"mean": 104.0}, "per_episode": {"success": [1.0, 0.0]}}, two, cfg)
+    assert not result["passed"]
+    assert result["reasons"] == [
+        "episode 1: not a success (a body beyond 0.5 m of its reference or the clip not "
+        "finished, as in humimic eval)"
+    ]
+    assert not gate({"E_mpbpe": {"mean": 10.0}}, two, cfg)["passed"]  # success unknown: fail
+
+
+def test_gate_deviation_limit_is_the_eval_one() -> None:
+    """The limit the verdict shows is the one compute_metrics (which eval calls) applies."""
+    from humimic.eval.metrics import episode_success
+
+    assert eval_fail_distance_m() == 0.5
+    robot = np.zeros((3, 2, 3))
+    ref = robot.copy()
+    ref[1, 0, 0] = 0.6  # 0.6 m > 0.5 m on one frame
+    assert not episode_success(robot, ref, 3, 3)
+    ref[1, 0, 0] = 0.4
+    assert episode_success(robot, ref, 3, 3)
 
 
 def test_cli_runs_without_torch(tmp_path: Path) -> None:

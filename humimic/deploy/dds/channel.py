@@ -7,7 +7,10 @@ default QoS, as Unitree's SDK does. Topic names are the robot's: ``rt/lowstate``
 from __future__ import annotations
 
 import atexit
+import fcntl
+import ipaddress
 import socket
+import struct
 import threading
 import time
 import weakref
@@ -60,6 +63,42 @@ def check_interface(interface: str) -> None:
     names = [name for _, name in socket.if_nameindex()]
     if interface not in names:
         raise ConfigError(f"--iface {interface!r}: no such network interface (have: {names})")
+
+
+_SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
+
+
+def interface_addresses(interface: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The IP addresses of a network interface (Linux: ioctl for IPv4, /proc for IPv6).
+
+    An interface that does not exist, or has no address, gives an empty list.
+    """
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    name = interface.encode()[:15]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            raw = fcntl.ioctl(sock.fileno(), _SIOCGIFADDR, struct.pack("256s", name))
+            found.append(ipaddress.IPv4Address(raw[20:24]))
+        except OSError:  # no such interface, or no IPv4 address on it
+            pass
+    try:  # one line per address: hex address, index, prefix, scope, flags, name
+        with open("/proc/net/if_inet6", encoding="ascii") as rows:
+            for row in rows:
+                cols = row.split()
+                if len(cols) == 6 and cols[5] == interface:
+                    found.append(ipaddress.IPv6Address(bytes.fromhex(cols[0])))
+    except OSError:  # no IPv6 on this machine
+        pass
+    return found
+
+
+def is_loopback_interface(interface: str) -> bool:
+    """True when the interface has addresses and every one is loopback (127.0.0.0/8, ::1).
+
+    Decided by address, not by name: an Ethernet port named "lo0" is not loopback.
+    """
+    addresses = interface_addresses(interface)
+    return bool(addresses) and all(a.is_loopback for a in addresses)
 
 
 def cyclonedds_config(interface: str) -> str:
