@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,30 @@ def _failed_file(err: OSError, path: Path, tmp: str) -> str:
 
 def _why(err: OSError) -> str:
     return err.strerror or str(err) or type(err).__name__
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}(?P<suffix>(\.[^.]*)?)$")
+"""Names :func:`atomic_write` gives its temporary files: ``.<name>.<8 random><suffix>``."""
+
+
+def is_stale_temporary(path: Path) -> bool:
+    """Whether ``path`` is named like a temporary file of :func:`atomic_write`."""
+    found = _TEMPORARY.match(path.name)
+    return bool(found) and Path(found["name"]).suffix == found["suffix"]
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files a killed run left under ``folder`` (recursively).
+
+    Only call this while no other process writes into ``folder``. Returns what was removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.rglob(".*") if p.is_file() and is_stale_temporary(p)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def json_default(value: Any) -> Any:

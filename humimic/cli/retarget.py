@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "turn human motion (BVH, ASF/AMC, AMASS/SMPL, GVHMR, joints) into robot clips"
@@ -14,7 +15,22 @@ Any config key can be overridden after the options, e.g.
   humimic retarget walk.bvh -o walk.npz filter.stability_threshold_m=0.15 solver.iterations=20
 (see configs/retarget.yaml). Each clip gets <clip>.report.json with a pass/warn/fail verdict;
 a folder run also writes summary.csv and summary.json and skips clips already done.
+Inputs whose clips would share a name (walk.bvh, walk.amc) get their format in it
+(walk_bvh.npz, walk_amc.npz); the output folder is never read as input.
+
+exit status:
+  0    every input made a clip (a "fail" verdict is a clip too: see the report)
+  1    folder run: some inputs made no clip (verdict "error"; listed, and in the summary)
+  2    bad options or input (one line naming the file or option)
+  130  interrupted (Ctrl-C): the summary lists the clips that finished; run the same
+       command again to continue, a second Ctrl-C exits at once
 """
+
+EXIT_SOME_FAILED = 1
+"""Exit status of a folder run in which some inputs made no clip."""
+EXIT_INTERRUPTED = 130
+UNITS = ("auto", "m", "cm", "mm", "inch", "cmu")
+"""``--units`` choices: BVH/ASF length units (``auto``: detected from the skeleton)."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--also-write", default="", metavar="FORMATS",
         help="comma list: beyondmimic (mjlab npz), unitree_csv (LAFAN1-style CSV) beside each clip",
     )  # fmt: skip
+    parser.add_argument(
+        "--units", choices=UNITS,
+        help="length unit of BVH/ASF files (default auto: detected from the skeleton)",
+    )  # fmt: skip
     parser.add_argument("--start", type=float, metavar="S", help="use the source from S seconds on")
     parser.add_argument("--end", type=float, metavar="S", help="use the source up to S seconds")
     parser.add_argument("--workers", type=int, help="worker processes for a folder (0 = cores)")
@@ -59,6 +79,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     out = list(args.overrides)
     if args.robot:
         out.append(f"robot={args.robot}")
+    if args.units:
+        out.append(f"units={args.units}")
     if args.start is not None:
         out.append(f"normalize.start_s={args.start}")
     if args.end is not None:
@@ -107,13 +129,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_file(args: argparse.Namespace, cfg: object, options: object) -> int:
+    from humimic.errors import ConfigError
     from humimic.motion.clip import load_clip
     from humimic.motion.pipeline import ClipMaker
 
     out = args.out or Path(args.input.stem + ".npz")
-    if out.suffix != ".npz":
-        from humimic.errors import ConfigError
-
+    if out.suffix != ".npz" or out.is_dir():
         raise ConfigError(f"-o {out}: a single input needs an output file ending in .npz")
     outcome = ClipMaker(cfg).run(args.input, out, options)  # type: ignore[arg-type]
     if args.plots is not False:
@@ -125,11 +146,22 @@ def _run_file(args: argparse.Namespace, cfg: object, options: object) -> int:
 
 
 def _run_folder(args: argparse.Namespace, cfg: object, options: object) -> int:
-    from humimic.motion.batch import run_batch
+    from humimic.errors import ConfigError
+    from humimic.motion.batch import BatchInterrupted, run_batch
     from humimic.motion.clip import load_clip
 
     out_dir = args.out or Path(args.input.resolve().name + "_clips")
-    outcomes = run_batch(args.input, out_dir, cfg, options)  # type: ignore[arg-type]
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"-o {out_dir}: a folder input needs an output folder, not a file")
+    try:
+        outcomes = run_batch(args.input, out_dir, cfg, options)  # type: ignore[arg-type]
+    except BatchInterrupted as stop:
+        print(
+            f"interrupted: {len(stop.outcomes)} of {stop.total} inputs done"
+            f" (summary: {out_dir / 'summary.csv'}); run the same command to continue",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if args.plots:
         for o in outcomes:
             if o.verdict != "error":
@@ -143,7 +175,10 @@ def _run_folder(args: argparse.Namespace, cfg: object, options: object) -> int:
     for o in outcomes:
         if o.verdict == "error":
             print(f"  error: {o.reasons[0] if o.reasons else o.source}")
-    return 0
+        renamed = [r for r in o.reasons if r.startswith("named ")]
+        if renamed:
+            print(f"  {o.source}: {renamed[0]}")
+    return EXIT_SOME_FAILED if counts["error"] else 0
 
 
 def _plots(clip: object, out: Path) -> None:
