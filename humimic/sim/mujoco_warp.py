@@ -149,6 +149,7 @@ def _import_warp() -> tuple[Any, Any]:
         raise ConfigError(
             f"sim backend mujoco_warp needs the 'gpu' extra (pip install 'humimic[gpu]'): {err}"
         ) from None
+    warp.config.quiet = True  # no banner or per-module load lines in the training output
     return warp, mujoco_warp
 
 
