@@ -7,8 +7,11 @@ from pathlib import Path
 
 HELP = "sim-to-sim gate of an exported controller: 1 kHz torque PD, delays, sensor noise"
 EPILOG = """\
-Writes metrics.json (PBHC metrics and "gate": passed, reasons, thresholds), PNG plots and
-sim2sim.mp4 (robot with the reference ghost) into the controller folder or --out.
+Writes metrics.json (PBHC metrics and "gate": passed, reasons, thresholds, and the sha256
+of the controller.onnx and controller.json it ran, which deploy requires to match), PNG plots
+and sim2sim.mp4 (robot with the reference ghost) into the controller folder or --out. The
+gate passes when no episode falls, every episode succeeds as in `humimic eval` (whole clip,
+no body beyond 0.5 m of its reference) and E_mpbpe is below its threshold.
 Exit code 0 when the gate passes, 1 when it fails.
 """
 
@@ -31,8 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the gate, print the verdict; exit code 1 when it fails."""
+    from humimic.deploy.options import check_number
     from humimic.deploy.sim2sim import run_sim2sim
 
+    check_number("--episodes", args.episodes, 1, 10000)
+    check_number("--max-delay-ms", args.max_delay_ms, 0.0, 1000.0)
     out = args.out if args.out is not None else args.controller
     video = None if args.no_video else out / "sim2sim.mp4"
     metrics = run_sim2sim(
@@ -42,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     gate = metrics["gate"]
     for key in ("E_mpbpe", "E_g_mpbpe", "E_mpjpe"):
         print(f"{key}: {metrics[key]['mean']:.1f} {metrics['units'][key]}")
-    print(f"gate: {'PASSED' if gate['passed'] else 'FAILED'}")
+    limits = ", ".join(f"{k} {v}" for k, v in gate["thresholds"].items())
+    print(f"gate: {'PASSED' if gate['passed'] else 'FAILED'} ({limits})")
     for reason in gate["reasons"]:
         print(f"  {reason}")
     print(f"metrics: {out / 'metrics.json'}")

@@ -124,3 +124,119 @@ def test_faults_and_estop_force_damping_from_policy() -> None:
     assert m2.state == SafetyState.DAMPING and "B" in m2.transitions[-1].reason
     m2.step(rs(1.3, ("select",)))
     assert m2.exit_requested
+
+
+LIMITS = (np.array([-1.0, -1.0, -0.5]), np.array([1.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize(
+    ("field", "index", "where"),
+    [("joint_pos", 2, "joint_pos[2]"), ("joint_vel", 0, "joint_vel[0]"),
+     ("quat_wxyz", 3, "quaternion[3]"), ("gyro_b", 1, "gyroscope[1]")],
+)  # fmt: skip
+def test_non_finite_state_is_a_fault_on_every_field(field: str, index: int, where: str) -> None:
+    """Before: a NaN anywhere tripped no watchdog (NaN compares false with every limit)."""
+    cfg = SafetyConfig(joint_vel_limit=np.full(J, 10.0))
+    state = rs(0.0)
+    value = getattr(state, field).astype(float)
+    value[index] = np.nan
+    setattr(state, field, value)
+    faults = watchdog_faults(state, cfg, 0, False, LIMITS)
+    assert faults == [f"non-finite LowState: {where} = nan"]
+    setattr(state, field, np.where(np.isnan(value), np.inf, value))
+    assert watchdog_faults(state, cfg, 0, False, LIMITS) == [f"non-finite LowState: {where} = inf"]
+
+
+def test_quaternion_must_be_unit_and_tilt_is_read_from_its_direction() -> None:
+    """Before: a zero quaternion read as upright and a short one under-reported tilt."""
+    cfg = SafetyConfig(joint_vel_limit=np.full(J, 10.0))
+    zero = watchdog_faults(rs(0.0, quat_wxyz=np.zeros(4)), cfg, 0, False)
+    assert zero == ["IMU quaternion norm 0.000 is not 1 (tolerance 0.05)"]
+    short = 0.5 * quat_np.from_axis_angle([1.0, 0, 0], 1.2)
+    assert "norm 0.500" in watchdog_faults(rs(0.0, quat_wxyz=short), cfg, 0, False)[0]
+    assert tilt_angle(short) == pytest.approx(1.2)  # its direction still tilts 1.2 rad
+    assert np.isnan(tilt_angle(np.zeros(4)))
+    slightly = 1.04 * quat_np.from_axis_angle([1.0, 0, 0], 0.3)  # within the tolerance
+    assert watchdog_faults(rs(0.0, quat_wxyz=slightly), cfg, 0, False) == []
+
+
+def test_joint_outside_limits_plus_margin_is_a_fault() -> None:
+    cfg = SafetyConfig(joint_vel_limit=np.full(J, 10.0))  # margin 0.1 rad
+    inside = rs(0.0, joint_pos=np.array([0.0, 1.09, 0.0]))
+    assert watchdog_faults(inside, cfg, 0, False, LIMITS) == []
+    outside = rs(0.0, joint_pos=np.array([0.0, 0.0, -0.61]))
+    assert watchdog_faults(outside, cfg, 0, False, LIMITS) == [
+        "joint 2 reads -0.610 rad, outside its limits [-0.500, 2.000] + 0.1 rad"
+    ]
+
+
+def test_jump_and_frozen_tick_between_two_new_states() -> None:
+    cfg = SafetyConfig(joint_vel_limit=np.full(J, 10.0))  # jump margin 0.05 rad
+    before = rs(0.0, tick=1000)
+    # 20 ticks = 20 ms at 10 rad/s: 0.2 rad possible, + 0.05 margin
+    ok = rs(0.02, tick=1020, joint_pos=np.array([0.0, 0.249, 0.0]))
+    assert watchdog_faults(ok, cfg, 0, False, LIMITS, before) == []
+    jump = rs(0.02, tick=1020, joint_pos=np.array([0.0, 0.26, 0.0]))
+    assert watchdog_faults(jump, cfg, 0, False, LIMITS, before) == [
+        "joint 1 jumped 0.260 rad in 20 ticks (at most 0.250 rad possible)"
+    ]
+    frozen = rs(0.02, tick=1000)
+    assert watchdog_faults(frozen, cfg, 0, False, LIMITS, before) == [
+        "LowState tick 1000 did not advance (previous 1000)"
+    ]
+    back = rs(0.02, tick=990)
+    assert "did not advance" in watchdog_faults(back, cfg, 0, False, LIMITS, before)[0]
+    wrapped = rs(0.02, tick=5, joint_pos=np.zeros(J))  # the 32-bit counter wraps around
+    assert watchdog_faults(wrapped, cfg, 0, False, LIMITS, rs(0.0, tick=(1 << 32) - 15)) == []
+
+
+class Raising(HoldDefaultController):
+    """Holds the pose for one step, then raises as onnxruntime does on a bad input."""
+
+    def step(self, state: RobotState) -> np.ndarray | None:
+        if self._steps >= 1:
+            raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")
+        return super().step(state)
+
+
+class NanTarget(HoldDefaultController):
+    """Holds the pose for one step, then returns a NaN target."""
+
+    def step(self, state: RobotState) -> np.ndarray | None:
+        target = super().step(state)
+        return target if self._steps <= 1 else np.array([0.0, np.nan, 0.0])
+
+
+def to_policy(m: SafetyMachine) -> None:
+    for t, b in [(0.0, ()), (0.02, ("start",)), (1.1, ()), (1.2, ()), (1.22, ("A",))]:
+        m.step(rs(t, b))
+    assert m.state == SafetyState.POLICY
+
+
+@pytest.mark.parametrize(
+    ("controller", "reason"),
+    [(Raising(DEFAULT), "controller error: RuntimeError: [ONNXRuntimeError] : 2 : INVALID_ARG"),
+     (NanTarget(DEFAULT), "policy output non-finite: joint 1 target = nan")],
+)  # fmt: skip
+def test_controller_error_or_nan_target_is_fatal_damping(controller: object, reason: str) -> None:
+    """Before: the exception escaped the loop; a NaN target went out with full stiffness."""
+    cfg = SafetyConfig(joint_vel_limit=np.full(J, 10.0), move_to_default_s=1.0)
+    m = SafetyMachine(cfg, controller, DEFAULT.copy(), KP, KD)
+    to_policy(m)
+    cmd = m.step(rs(1.24))
+    assert m.state == SafetyState.DAMPING and m.fatal is not None and m.fatal.startswith(reason)
+    assert np.isfinite(cmd.q).all() and (cmd.kp == 0).all() and (cmd.kd == 3.0).all()
+    m.step(rs(1.26))
+    m.step(rs(1.28, ("start",)))
+    assert m.state == SafetyState.DAMPING  # a fatal fault is never restarted
+
+
+def test_damping_targets_are_finite_whatever_the_state_says() -> None:
+    """Before: DAMPING sent the measured (possibly NaN) positions as targets."""
+    m = make_machine()
+    bad = rs(0.0, joint_pos=np.array([np.nan, 0.0, 0.0]))
+    cmd = m.step(bad, faults=["non-finite LowState: joint_pos[0] = nan"])
+    assert m.state == SafetyState.DAMPING and np.isfinite(cmd.q).all()
+    assert m.faults == [(0.0, "non-finite LowState: joint_pos[0] = nan")]
+    m.step(bad, faults=["non-finite LowState: joint_pos[0] = nan"])
+    assert len(m.faults) == 1  # a run of faulty steps is recorded once
