@@ -7,14 +7,16 @@ Measures physics steps/s (worlds x physics steps per second; policy steps/s = th
 * ``rollout_N``: ``mujoco.rollout`` with one thread per core (bare physics, no state out),
 * ``mujoco_N`` / ``mujoco_N_1thread``: the ``mujoco`` backend (decimation 4, threads =
   cores / 1 thread) including state assembly and per-world gains loaded every step,
-* ``mujoco_warp_cpu_64``: the ``mujoco_warp`` backend on Warp's CPU device
-  (``--no-warp`` skips it; the first run compiles kernels for ~30-60 s).
+* ``mujoco_warp_<device>_<N>``: the ``mujoco_warp`` backend (``--warp-device``, Warp's
+  CPU device by default, at ``--warp-worlds``, default 64; ``--no-warp`` skips it; the
+  first run compiles kernels for ~30-60 s). On CUDA the timing waits for the GPU.
 
 The machine may be shared: all runners take turns in short rounds (so each sees the same
 load) and each figure is its best round; the load average is printed too. Ends with one
 JSON line.
 
-Usage: ``python tools/bench_sim.py [--worlds 64 256] [--seconds 2] [--rounds 6] [--no-warp]``
+Usage: ``python tools/bench_sim.py [--worlds 64 256] [--seconds 2] [--rounds 6] [--no-warp]
+[--warp-worlds 64] [--warp-device cpu]``
 """
 
 from __future__ import annotations
@@ -103,9 +105,17 @@ def backend(name: str, spec: RobotSpec, n: int, stack: ExitStack, **opts: object
     phase = torch.linspace(0, 2 * math.pi, spec.num_joints)
     step = [0]
 
+    targets = [
+        (default + 0.1 * torch.sin(4 * math.pi * k * DECIMATION * sim.physics_dt + phase))
+        .expand(n, -1)
+        .to(sim.device)
+        for k in range(50)
+    ]
+
     def run() -> int:
-        t = step[0] * DECIMATION * sim.physics_dt
-        sim.step((default + 0.1 * torch.sin(4 * math.pi * t + phase)).expand(n, -1), 4)
+        sim.step(targets[step[0]], DECIMATION)
+        if sim.device.type == "cuda":
+            torch.cuda.synchronize(sim.device)
         step[0] = (step[0] + 1) % 50
         return n * DECIMATION
 
@@ -134,6 +144,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="per runner, all rounds")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--no-warp", action="store_true")
+    parser.add_argument("--warp-worlds", type=int, nargs="+", default=[64])
+    parser.add_argument("--warp-device", default="cpu", help="cpu, cuda or cuda:K")
     args = parser.parse_args()
     spec = load_robot_spec(args.variant)
     model = _standing_model(spec)
@@ -147,7 +159,10 @@ def main() -> None:
             runners[f"mujoco_{n}"] = backend("mujoco", spec, n, stack)
             runners[f"mujoco_{n}_1thread"] = backend("mujoco", spec, n, stack, num_threads=1)
         if not args.no_warp:
-            runners["mujoco_warp_cpu_64"] = backend("mujoco_warp", spec, 64, stack, device="cpu")
+            dev = args.warp_device
+            for n in args.warp_worlds:
+                name = f"mujoco_warp_{dev.replace(':', '')}_{n}"
+                runners[name] = backend("mujoco_warp", spec, n, stack, device=dev)
         rates = interleaved(runners, args.seconds, args.rounds)
     for name, rate in rates.items():
         results[f"{name}_phys_per_s"] = rate

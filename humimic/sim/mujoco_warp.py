@@ -143,13 +143,18 @@ def _kernels() -> tuple[Any, Any]:
 
 def _import_warp() -> tuple[Any, Any]:
     try:
-        import mujoco_warp
         import warp
+
+        # No banner or per-module load lines in the training output (before mujoco_warp
+        # initialises Warp).
+        warp.config.quiet = True
+        if hasattr(warp, "LOG_WARNING"):  # Warp >= 1.19 logs by level
+            warp.config.log_level = warp.LOG_WARNING
+        import mujoco_warp
     except ImportError as err:
         raise ConfigError(
             f"sim backend mujoco_warp needs the 'gpu' extra (pip install 'humimic[gpu]'): {err}"
         ) from None
-    warp.config.quiet = True  # no banner or per-module load lines in the training output
     return warp, mujoco_warp
 
 
