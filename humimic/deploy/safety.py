@@ -291,6 +291,11 @@ class SafetyMachine:
     _prev_buttons: frozenset[str] | None = None  # None until the first step
     _faulting: bool = False  # a watchdog fired on the previous step
 
+    @property
+    def fault_active(self) -> bool:
+        """A watchdog fired on the latest step (or a fatal fault happened)."""
+        return self._faulting or self.fatal is not None
+
     def go(self, target: SafetyState, now: float, reason: str) -> None:
         """Switch state (no-op when already there)."""
         if target == self.state:

@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     robot.start()
     t0 = time.monotonic()
+    print(f"simrobot: running on {args.iface}, domain {args.domain_id}", file=sys.stderr,
+          flush=True)  # fmt: skip
     try:
         while robot._thread is not None and robot._thread.is_alive():
             elapsed = time.monotonic() - t0

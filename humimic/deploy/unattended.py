@@ -1,9 +1,10 @@
 """Operator stand-in for unattended runs against the simulated robot (never on hardware).
 
-It watches the safety machine instead of a clock: ``start`` once the machine has sat in a
-healthy DAMPING for ``settle_steps`` control steps, ``A`` once it has sat in WAIT_START as long.
-A slow start-up (a loaded machine, a slow first LowState) only delays the presses; a fault
-before or after them means no further press, so it never restarts a faulted run. The deploy
+It watches the safety machine instead of a clock: ``start`` once the machine has sat in
+DAMPING with no watchdog firing for ``settle_steps`` control steps, ``A`` once it has sat in
+WAIT_START as long. A slow start-up (a loaded machine, a slow first LowState, a stale-state
+blip before start) only delays the presses. Once started, a fault means no further press: it
+never restarts a faulted run. The deploy
 runtime only accepts it on an interface whose address is loopback
 (:func:`humimic.deploy.dds.channel.is_loopback_interface`).
 """
@@ -33,9 +34,11 @@ class UnattendedOperator:
     def __call__(self) -> Iterable[str]:
         """Buttons held at this control step (each press lasts one step)."""
         m = self.machine
-        self._steady = self._steady + 1 if m.state == self._last_state else 0
+        same = m.state == self._last_state and not m.fault_active
+        self._steady = self._steady + 1 if same else 0
         self._last_state = m.state
-        if not self._plan or m.faulted or m.exit_requested:
+        started = len(self._plan) < 2
+        if not self._plan or m.exit_requested or m.fatal is not None or (started and m.faulted):
             return ()
         wanted, button = self._plan[0]
         if m.state == wanted and self._steady >= self.settle_steps:

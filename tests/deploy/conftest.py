@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +28,15 @@ def sim(domain_id: int) -> Iterator[SimulatedG1]:
     robot.start()
     yield robot
     robot.stop()
+
+
+@pytest.fixture(scope="session")
+def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the exported test controller with a real, passed sim2sim verdict."""
+    from humimic.deploy.sim2sim import run_sim2sim
+    from tests.export.helpers import exported
+
+    folder = tmp_path_factory.mktemp("gated") / "controller"
+    shutil.copytree(exported(), folder)
+    assert run_sim2sim(folder)["gate"]["passed"]
+    return folder

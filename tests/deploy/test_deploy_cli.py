@@ -143,17 +143,6 @@ def test_interface_addresses_match_ip_addr() -> None:
     assert not is_loopback_interface("lo0")  # a name is not an address (before: accepted)
 
 
-@pytest.fixture(scope="module")
-def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the exported controller with a real, passed sim2sim verdict."""
-    from humimic.deploy.sim2sim import run_sim2sim
-
-    folder = tmp_path_factory.mktemp("gated") / "controller"
-    shutil.copytree(exported(), folder)
-    assert run_sim2sim(folder)["gate"]["passed"]
-    return folder
-
-
 def alter_weights(onnx_file: Path) -> None:
     """Change one weight of the network, keeping its embedded manifest."""
     import onnx

@@ -60,3 +60,75 @@ def test_deploy_modules_do_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_commands_are_checked_before_they_are_written(runtime: DeployRuntime):
+    spec = runtime.spec
+    kp, kd = np.asarray(spec.kp, float), np.asarray(spec.kd, float)
+    q = np.array(spec.default_joint_pos, dtype=float)
+    assert runtime.command_problem(JointCommand(q, kp, kd, "hold")) == ""
+    nan_q = q.copy()
+    nan_q[4] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite command: q\[4\] = nan"):
+        runtime.lowcmd(JointCommand(nan_q, kp, kd, "hold"))  # never becomes a LowCmd
+    stiffer = kp.copy()
+    stiffer[2] *= 2
+    assert "gains of joint 2" in runtime.command_problem(JointCommand(q, stiffer, kd, "hold"))
+    damp = runtime.damping_command()
+    assert runtime.command_problem(damp) == "" and np.isfinite(damp.q).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("max_period_s", float("nan")), ("exit_damping_s", -1.0), ("max_duration_s", float("inf"))],
+)
+def test_runtime_options_refuse_nan_and_out_of_range(name: str, value: float):
+    with pytest.raises(HumimicError, match=f"runtime option {name}"):
+        RuntimeOptions(**{name: value})
+
+
+def test_unattended_operator_follows_the_state_not_the_clock():
+    """Before: start/A were pressed at fixed times from construction; on a slow start-up the
+    first press landed on the first control step, where it counts as held-before-start and is
+    ignored, so the run sat in damping. Now: slow start-up, then a stale blip before start."""
+    import time
+
+    from humimic.deploy.safety import RobotState, SafetyConfig, SafetyMachine, SafetyState
+    from humimic.deploy.unattended import UnattendedOperator
+
+    n = 3
+    cfg = SafetyConfig(joint_vel_limit=np.full(n, 10.0), move_to_default_s=0.1)
+    hold = HoldDefaultController(np.zeros(n), duration_s=0.1)
+    m = SafetyMachine(cfg, hold, np.zeros(n), np.ones(n), np.ones(n))
+    op = UnattendedOperator(m, settle_steps=5)
+    time.sleep(0.6)  # a slow start-up: longer than the old 0.5 s settle time
+    states, t = [], 0.0
+    for k in range(80):
+        stale = ["stale state: newest LowState is 150 ms old"] if 3 <= k < 8 else []
+        rs = RobotState(np.zeros(n), np.zeros(n), np.array([1.0, 0, 0, 0]), np.zeros(3),
+                        buttons=frozenset(op()), time_s=t)  # fmt: skip
+        m.step(rs, stale)
+        states.append(m.state)
+        t += 0.02
+    assert SafetyState.POLICY in states and states[-1] == SafetyState.DAMPING
+    start_step = states.index(SafetyState.MOVE_TO_DEFAULT)
+    assert start_step >= 8 + 5  # pressed only after 5 healthy steps following the blip
+
+
+def test_unattended_operator_never_restarts_after_a_fault():
+    from humimic.deploy.safety import RobotState, SafetyConfig, SafetyMachine, SafetyState
+    from humimic.deploy.unattended import UnattendedOperator
+
+    n = 3
+    cfg = SafetyConfig(joint_vel_limit=np.full(n, 10.0), move_to_default_s=0.1)
+    m = SafetyMachine(cfg, HoldDefaultController(np.zeros(n)), np.zeros(n), np.ones(n),
+                      np.ones(n))  # fmt: skip
+    op = UnattendedOperator(m, settle_steps=2)
+    seen = []
+    for k in range(60):
+        fault = ["tilt 1.2 rad > 1.00 rad"] if k == 12 else []  # during the move to default
+        rs = RobotState(np.zeros(n), np.zeros(n), np.array([1.0, 0, 0, 0]), np.zeros(3),
+                        buttons=frozenset(op()), time_s=0.02 * k)  # fmt: skip
+        m.step(rs, fault)
+        seen.append(m.state)
+    assert SafetyState.MOVE_TO_DEFAULT in seen[:12] and set(seen[13:]) == {SafetyState.DAMPING}
