@@ -210,8 +210,11 @@ class MujocoWarpBackend:
         )
         self._spec = spec
         self._auto_reset = auto_reset_nan
-        self._use_graph = cuda_graph and self._wp_device.is_cuda
+        self.cuda_graph = cuda_graph
+        """Replay the Warp part of a step as a CUDA graph (on CUDA; may be switched)."""
         self._graphs: dict[int, Any] = {}
+        self._warm: set[int] = set()
+        self._graph_on_cpu = False  # tests: replay Warp's CPU graphs through the same path
         self._params = WorldParams(model, self.layout, num_worlds)
         capacity = contact_capacity(model)
         self.nconmax = capacity[0] if nconmax is None else int(nconmax)
@@ -300,7 +303,7 @@ class MujocoWarpBackend:
         target = joint_pos_target.detach().to(self.device, torch.float32)
         self._ctrl.index_copy_(1, self._idx["actuator"], target)
         with self._scope():
-            if self._use_graph:
+            if self.graph_active:
                 self._launch_graph(decimation)
             else:
                 self._physics(decimation)
@@ -312,9 +315,9 @@ class MujocoWarpBackend:
         if self._steps % self._check_every == 0:
             self.check_overflow()
 
-    def _physics(self, decimation: int) -> None:
+    def _physics(self, decimation: int, capture: bool = False) -> None:
         """Physics steps, contact forces, divergence check and reset, kinematics (Warp only:
-        this is what the CUDA graph holds)."""
+        this is what the CUDA graph holds; ``capture``: being recorded into one)."""
         wp, mjw, m, d = self._wp, self._mjw, self._m, self._d
         for _ in range(decimation):
             mjw.step(m, d)
@@ -326,9 +329,10 @@ class MujocoWarpBackend:
             inputs=[d.qpos, d.qvel, d.overflow, self._overflow_bits, DIVERGED_ABS],
             outputs=[self._bad_wp, self._seen_wp],
         )  # fmt: skip
-        # On CUDA always (no read-back, graph-safe); on the CPU the mask is host memory,
+        # On CUDA and in a graph always (no read-back); on the CPU the mask is host memory,
         # and skipping reset_data saves its launch overhead in the usual no-NaN step.
-        if self._auto_reset and (self._wp_device.is_cuda or bool(self._bad.any())):
+        always = capture or self._wp_device.is_cuda
+        if self._auto_reset and (always or bool(self._bad.any())):
             mjw.reset_data(m, d, reset=self._bad_wp)
             wp.launch(
                 default_state, dim=self.num_worlds,
@@ -355,12 +359,23 @@ class MujocoWarpBackend:
         mjw.com_pos(m, d)
         mjw.com_vel(m, d)
 
+    @property
+    def graph_active(self) -> bool:
+        """Whether steps replay a CUDA graph (``cuda_graph`` on a CUDA device)."""
+        return self.cuda_graph and (self._wp_device.is_cuda or self._graph_on_cpu)
+
     def _launch_graph(self, decimation: int) -> None:
+        """The first step of a decimation value runs eagerly (Warp compiles and loads its
+        kernels), the second captures the graph; from then on it is replayed."""
+        if decimation not in self._warm:
+            self._warm.add(decimation)
+            self._physics(decimation)
+            return
         graph = self._graphs.get(decimation)
         if graph is None:
-            with self._wp.ScopedCapture() as capture:
-                self._physics(decimation)
-            graph = self._graphs[decimation] = capture.graph
+            with self._wp.ScopedCapture() as recording:
+                self._physics(decimation, capture=True)
+            graph = self._graphs[decimation] = recording.graph
         self._wp.capture_launch(graph)
 
     def check_overflow(self) -> None:

@@ -496,3 +496,32 @@ def test_warp_contact_overflow_is_a_clear_error(robot) -> None:
         for _ in range(5):
             backend.step(_default_targets(spec, 2), 4)
     assert backend.nan_worlds().all()  # their physics was wrong: marked for reset
+
+
+@pytest.mark.gpu
+def test_warp_graph_replay_equals_eager_steps_including_a_reset(robot) -> None:
+    """The graph path (first step eager, then capture and replay) on Warp's CPU graphs:
+    bit-identical to eager steps, with a diverged world reset inside the replayed graph
+    and a change of targets and parameters between replays (in-place writes)."""
+    pytest.importorskip("mujoco_warp")
+    spec, _ = robot
+    eager = _make(robot, 3, "mujoco_warp", device="cpu")
+    graph = _make(robot, 3, "mujoco_warp", device="cpu")
+    graph._graph_on_cpu = True
+    assert graph.graph_active and not eager.graph_active
+    bad = default_reset_state(spec, 1, torch.device("cpu"))
+    bad["joint_vel"][0, 3] = float("nan")
+    for k in range(6):
+        if k == 3:
+            for backend in (eager, graph):
+                backend.reset(torch.tensor([1]), **bad)
+                backend.set_params(torch.tensor([2]), friction=torch.tensor([0.3]))
+        for backend in (eager, graph):
+            try:
+                backend.step(_sine_targets(spec, 3, k), 4)
+            except RuntimeError as err:  # Warp without CPU graph capture
+                pytest.skip(f"Warp cannot capture on the CPU: {err}")
+        assert torch.equal(eager.nan_worlds(), graph.nan_worlds())
+        assert eager.nan_worlds().tolist() == [False, k == 3, False]
+        _assert_states_equal(eager.state(), graph.state())
+    assert set(graph._graphs) == {4}  # captured once, replayed four times
