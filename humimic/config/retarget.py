@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from humimic.errors import ConfigError
@@ -32,6 +33,11 @@ class BatchCfg:
             raise ConfigError(f"batch.engine must be 'local' or 'ray', got '{self.engine}'")
         if self.workers < 0:
             raise ConfigError("batch.workers must be >= 0")
+        if not 0 < self.max_key_point_error_m < math.inf:
+            raise ConfigError(
+                f"batch.max_key_point_error_m must be a finite number > 0,"
+                f" got {self.max_key_point_error_m}"
+            )
 
 
 @dataclass

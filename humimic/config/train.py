@@ -15,6 +15,41 @@ from humimic.errors import ConfigError
 
 ACTION_MODES = ("default", "residual")
 """Joint-target bases (:attr:`TaskCfg.action_mode`)."""
+ACTIVATIONS = ("elu", "selu", "relu", "crelu", "lrelu", "tanh", "sigmoid", "softplus", "gelu",
+               "swish", "mish", "identity")  # fmt: skip
+"""Network activations rsl-rl knows (:attr:`AlgoCfg.activation`)."""
+MAX_SEED = 2**32 - 1
+"""numpy seeds must lie in [0, 2**32 - 1]."""
+
+
+def check_range(
+    key: str,
+    value: float,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Require a finite ``value`` in the interval from ``low`` to ``high``.
+
+    ``low_open``/``high_open`` exclude that end. NaN and ±inf are always refused.
+
+    Raises:
+        ConfigError: naming ``key``, the interval and the value.
+    """
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        if high == math.inf and low == -math.inf:
+            where = ""
+        elif high == math.inf:
+            where = f" {'>' if low_open else '>='} {low:g}"
+        else:
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            where = f" in {left}{low:g}, {high:g}{right}"
+        raise ConfigError(f"{key} must be a finite number{where}, got {value}")
 
 
 @dataclass
@@ -41,7 +76,7 @@ class ObsGroupCfg:
     clip: float = 100.0
 
     def __post_init__(self) -> None:
-        """Check history settings."""
+        """Check history settings (the rest is checked by :class:`TaskCfg`, naming the group)."""
         if self.history_length < 0:
             raise ConfigError("task.observations.<group>.history_length must be >= 0")
 
@@ -81,9 +116,9 @@ class SigmaCfg:
         """Check alpha and sigmas."""
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError("task.sigma.alpha must be in [0, 1]")
-        bad = [k for k, v in self.initial.items() if v <= 0]
+        bad = [k for k, v in self.initial.items() if not 0 < v < math.inf]
         if bad:
-            raise ConfigError(f"task.sigma.initial: non-positive sigma for {bad}")
+            raise ConfigError(f"task.sigma.initial: sigma must be finite and > 0 for {bad}")
 
 
 @dataclass
@@ -99,6 +134,19 @@ class CurriculumCfg:
     far_max_m: float = 2.0
     low_steps: float = 40.0
     high_steps: float = 42.0
+
+    def __post_init__(self) -> None:
+        """Check scales, rates and distances."""
+        check_range("task.curriculum.penalty_scale", self.penalty_scale, 0.0, 1.0)
+        for key in ("penalty_rate", "far_rate"):
+            check_range(f"task.curriculum.{key}", getattr(self, key), 0.0, 1.0)
+        check_range("task.curriculum.far_min_m", self.far_min_m, 0.0, low_open=True)
+        check_range("task.curriculum.far_max_m", self.far_max_m, self.far_min_m)
+        check_range(
+            "task.curriculum.far_distance_m", self.far_distance_m, self.far_min_m, self.far_max_m
+        )
+        check_range("task.curriculum.low_steps", self.low_steps, 0.0)
+        check_range("task.curriculum.high_steps", self.high_steps, self.low_steps)
 
 
 @dataclass
@@ -143,6 +191,13 @@ class RandomizationCfg:
         for key in ("torque_noise_scale", "torque_offset_scale"):
             if not 0.0 <= getattr(self, key) < math.inf:
                 raise ConfigError(f"task.randomization.{key} must be a finite number >= 0")
+        for key in ("friction", "body_mass_scale", "kp_scale", "kd_scale", "com_offset_m"):
+            for value in getattr(self, key):
+                check_range(f"task.randomization.{key}", value)
+        check_range(
+            "task.randomization.push_interval_s[0]", self.push_interval_s[0], 0.0, low_open=True
+        )
+        check_range("task.randomization.push_velocity_mps", self.push_velocity_mps, 0.0)
 
 
 @dataclass
@@ -158,6 +213,12 @@ class MotionCfg:
     bin_s: float = 1.0
     sampling_alpha: float = 1e-3
     uniform_ratio: float = 0.1
+
+    def __post_init__(self) -> None:
+        """Check the sampling settings."""
+        check_range("task.motion.bin_s", self.bin_s, 0.0, low_open=True)
+        check_range("task.motion.sampling_alpha", self.sampling_alpha, 0.0, 1.0)
+        check_range("task.motion.uniform_ratio", self.uniform_ratio, 0.0, 1.0)
 
 
 @dataclass
@@ -185,6 +246,11 @@ class TaskCfg:
             if self.observations and group not in self.observations:
                 raise ConfigError(f"task.observations must have a '{group}' group")
         for group, gcfg in self.observations.items():
+            where = f"task.observations.{group}"
+            check_range(f"{where}.clip", gcfg.clip, 0.0, low_open=True)
+            for name, term in gcfg.terms.items():
+                check_range(f"{where}.terms.{name}.scale", term.scale)
+                check_range(f"{where}.terms.{name}.noise", term.noise, 0.0)
             unknown = [t for t in gcfg.history_terms if t not in gcfg.terms]
             if unknown:
                 raise ConfigError(
@@ -195,8 +261,9 @@ class TaskCfg:
                 raise ConfigError(
                     f"task.rewards.{name}.sigma: '{term.sigma}' not in task.sigma.initial"
                 )
-        if self.action_scale <= 0:
-            raise ConfigError("task.action_scale must be > 0")
+        check_range("task.action_scale", self.action_scale, 0.0, low_open=True)
+        for name, term in self.rewards.items():
+            check_range(f"task.rewards.{name}.weight", term.weight)
         if self.action_mode not in ACTION_MODES:
             raise ConfigError(
                 f"task.action_mode must be one of {', '.join(ACTION_MODES)}, got"
@@ -240,8 +307,13 @@ class SimCfg:
             raise ConfigError(
                 "sim.physics_threads and sim.update_threads must be >= 0 (0: automatic)"
             )
-        if self.decimation < 1 or self.physics_dt <= 0:
-            raise ConfigError("sim.decimation must be >= 1 and sim.physics_dt > 0")
+        if self.decimation < 1:
+            raise ConfigError(f"sim.decimation must be >= 1, got {self.decimation}")
+        check_range("sim.physics_dt", self.physics_dt, 0.0, 1.0, low_open=True)
+        if self.torch_threads < 0:
+            raise ConfigError(
+                f"sim.torch_threads must be >= 0 (0: torch's default), got {self.torch_threads}"
+            )
 
 
 @dataclass
@@ -273,11 +345,24 @@ class AlgoCfg:
         """Check the schedule and sizes."""
         if self.schedule not in ("adaptive", "fixed"):
             raise ConfigError(f"algo.schedule must be adaptive or fixed, got '{self.schedule}'")
-        if self.num_steps_per_env < 1 or self.num_mini_batches < 1:
-            raise ConfigError("algo.num_steps_per_env and algo.num_mini_batches must be >= 1")
-        for key in ("learning_rate", "critic_learning_rate", "init_std"):
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"algo.{key} must be > 0, got {getattr(self, key)}")
+        for key in ("num_steps_per_env", "num_learning_epochs", "num_mini_batches"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"algo.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("learning_rate", "critic_learning_rate", "init_std", "desired_kl",
+                    "clip_param", "max_grad_norm"):  # fmt: skip
+            check_range(f"algo.{key}", getattr(self, key), 0.0, low_open=True)
+        check_range("algo.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        check_range("algo.lam", self.lam, 0.0, 1.0)
+        check_range("algo.entropy_coef", self.entropy_coef, 0.0)
+        check_range("algo.value_loss_coef", self.value_loss_coef, 0.0)
+        for key in ("actor_hidden_dims", "critic_hidden_dims"):
+            dims = getattr(self, key)
+            if not dims or any(d < 1 for d in dims):
+                raise ConfigError(f"algo.{key} must be a non-empty list of sizes >= 1, got {dims}")
+        if self.activation.lower() not in ACTIVATIONS:
+            raise ConfigError(
+                f"algo.activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'"
+            )
 
 
 @dataclass
@@ -296,6 +381,19 @@ class RunnerCfg:
     resume: str = ""
     """Checkpoint to continue from (policy, optimiser, normaliser, sigma, curricula)."""
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Check counts, limits and the seed (a bad value must not leave a run folder)."""
+        for key in ("iterations", "save_interval"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"runner.{key} must be >= 1, got {getattr(self, key)}")
+        check_range("runner.time_limit_min", self.time_limit_min, 0.0)
+        if not 0 <= self.seed <= MAX_SEED - 1024:  # rank offsets stay in numpy's range
+            raise ConfigError(f"runner.seed must be in [0, {MAX_SEED - 1024}], got {self.seed}")
+        if not self.experiment.strip() or "/" in self.experiment or self.experiment in (".", ".."):
+            raise ConfigError(
+                f"runner.experiment must be a plain folder name, got '{self.experiment}'"
+            )
 
 
 @dataclass
