@@ -95,8 +95,9 @@ def dense_reference(solver: SequenceSolver, problem: SolveProblem, state: tuple)
 def test_point_terms_match_a_dense_assembly(robot) -> None:
     spec, model = robot
     cfg = SolverCfg(
-        posture_weight=0.0, smooth_weight=0.0, velocity_limit_weight=0.0, collision_weight=0.0
-    )
+        posture_weight=0.0, smooth_weight=0.0, velocity_limit_weight=0.0, collision_weight=0.0,
+        root_velocity_weight=0.0,
+    )  # fmt: skip
     retargeter = Retargeter(spec, model, cfg)
     problem, state = standing_problem(retargeter)
     solver = retargeter.solver

@@ -60,7 +60,9 @@ def test_recovers_a_trajectory_from_its_own_key_points(setup) -> None:
         contact=no_contact,
         fps=50.0,
         root_pos_w=root + 0.05,  # start away from the answer
-        root_quat_w=quat_np.multiply(quat_np.from_rotvec(np.array([0.1, -0.1, 0.2])), quat),
+        # a body-frame offset, as between a human pelvis frame and the robot's: the root
+        # velocity term follows the steps of this guess, which such an offset leaves alone
+        root_quat_w=quat_np.multiply(quat, quat_np.from_rotvec(np.array([0.1, -0.1, 0.2]))),
     )
     result = retargeter.solver.solve(problem)
     solved = retargeter.solver.point_positions(
@@ -196,3 +198,41 @@ def test_banded_solve_matches_a_dense_solve(frames: int, dim: int) -> None:
     grad = rng.normal(size=(frames, dim))
     expected = np.linalg.solve(dense + 1e-9 * np.eye(n), -grad.ravel())
     np.testing.assert_allclose(_solve_banded(diag, off1, off2, grad, 0.0), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("repair", [0.0, 100.0])
+def test_speed_repair_spreads_a_jump_the_targets_demand(setup, repair: float) -> None:
+    # Targets whose left elbow jumps 1.5 rad between two frames at 50 fps (75 rad/s), with
+    # the normal speed term off so that the first pass keeps the jump, as a branch flip it
+    # cannot leave would: the repair pass spreads it over frames the robot can do.
+    from dataclasses import replace
+
+    retargeter, _ = setup
+    spec = retargeter.spec
+    root, quat, joints = robot_trajectory(np.asarray(spec.default_joint_pos))
+    elbow = spec.joint_names.index("left_elbow_joint")
+    joints[:20, elbow], joints[20:, elbow] = -0.5, 1.0
+    targets = retargeter.solver.point_positions((root, quat, joints), retargeter.key_points)
+    problem = SolveProblem(
+        targets,
+        np.full(targets.shape[1], 30.0),
+        retargeter.key_points,
+        retargeter.soles,
+        np.zeros((len(root), 2), bool),
+        50.0,
+        root,
+        quat,
+    )  # fmt: skip  (heavy key points: the normal speed term alone gives way to them)
+    solver = retargeter.solver
+    normal = solver.cfg
+    solver.cfg = replace(normal, speed_repair_weight=repair, velocity_limit_weight=0.0)
+    try:
+        result = solver.solve(problem, joint_pos_init=joints)  # start on the jumping answer
+    finally:
+        solver.cfg = normal
+    limit = spec.velocity_limit[elbow]
+    peak = np.abs(np.diff(result.joint_pos[:, elbow])).max() * 50.0 / limit
+    if repair:
+        assert peak <= 1.05, peak
+    else:
+        assert peak > 2.0, peak

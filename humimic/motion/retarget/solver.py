@@ -10,6 +10,7 @@ applied on the left) and the joint angles (J): ``V = 6 + J`` values. Residuals:
 * contact pinning: a foot in contact at ``t - 1`` and ``t`` keeps its sole points still in
   x-y (no skating);
 * smoothness: second differences of root position, root rotation and joints;
+* root velocity: the root's steps between frames follow the human pelvis's steps;
 * joint speed: ``|q_t - q_{t-1}| fps`` above a fraction of the joint's velocity limit.
 
 Key-point and ground Jacobians come from the batched torch kinematics (joint axes and
@@ -20,7 +21,7 @@ clamped into the limits. Dimension names: ``T`` frames, ``P`` points, ``J`` join
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mujoco
 import numpy as np
@@ -74,6 +75,14 @@ class SolverCfg:
     """Joint speed beyond ``velocity_limit_fraction`` of its limit, per rad/frame."""
     velocity_limit_fraction: float = 0.9
     """Fraction of each joint's velocity limit the solution should stay under."""
+    root_velocity_weight: float = 5.0
+    """Root steps between frames follow the human pelvis's steps (position and rotation), per
+    m or rad of difference at 50 fps. Without it the root stick-slips against pinned feet:
+    it lags a turn, then catches up in one jump (0.8 rad in a frame on a turn in place)."""
+    speed_repair_weight: float = 100.0
+    """Weight of the joint-speed term in a repair pass, run when a solved joint moves faster
+    than its velocity limit between two frames (a branch flip: a hip yaw from one limit to
+    the other); 0 turns the repair off."""
     limit_margin_rad: float = 0.01
     """Solutions stay this far inside the joint limits."""
     sole_band_m: float = 0.01
@@ -204,7 +213,27 @@ class SequenceSolver:
                 # Coarse to fine: most of the work happens on every stride-th frame.
                 coarse = self._iterate(subsample(problem, stride), take(state, stride), 1e-3)
                 state = upsample(coarse, num_frames, stride)
-            return self._iterate(problem, state, 1e-3)
+            result = self._iterate(problem, state, 1e-3)
+            if self.cfg.speed_repair_weight > 0 and self._too_fast(result.joint_pos, problem.fps):
+                result = self._repair_speed(problem, result)
+            return result
+
+    def _too_fast(self, joint_pos: F64, fps: float) -> bool:
+        """Whether a joint moves faster than its velocity limit between two frames."""
+        return bool(np.any(np.abs(np.diff(joint_pos, axis=0)) * fps > self.velocity_limit))
+
+    def _repair_speed(self, problem: SolveProblem, result: SolveResult) -> SolveResult:
+        """Re-solve from ``result`` with a strong joint-speed term, keeping it if it is better
+        by its own (normal) cost or removes the over-speed steps."""
+        normal = self.cfg
+        self.cfg = replace(normal, velocity_limit_weight=normal.speed_repair_weight)
+        try:
+            state = (result.root_pos_w, result.root_quat_w, result.joint_pos)
+            repaired = self._iterate(problem, state, 1e-3)
+        finally:
+            self.cfg = normal
+        repaired.cost_history = result.cost_history + repaired.cost_history[1:]
+        return repaired
 
     def _iterate(self, problem: SolveProblem, state: State, damping: float) -> SolveResult:
         """Levenberg-Marquardt loop over whole-clip Gauss-Newton steps.
@@ -289,6 +318,7 @@ class SequenceSolver:
         )
 
         cost += self._smoothness(state, problem.fps, system)
+        cost += self._root_velocity(problem, state, system)
         cost += self._joint_speed(state[2], problem.fps, system)
         return cost
 
@@ -411,6 +441,35 @@ class SequenceSolver:
                     dim = target.shape[-1]
                     # Add to the diagonal of each block through a strided view, no eye().
                     target.reshape(len(target), -1)[idx[0] : idx[-1] + 1, :: dim + 1] += block
+        return float(np.sum(res**2))
+
+    def _root_velocity(self, problem: SolveProblem, state: State, system: System | None) -> float:
+        """Root steps minus the reference (human pelvis) steps, ``w (Δx_t - Δx*_t)``.
+
+        The reference is the problem's initial root trajectory (the proportioned pelvis).
+        The rotation step is the rotation vector of ``q_{t+1} q_t⁻¹``; its Jacobian with respect
+        to the left increments is taken as ``±I`` (exact for small steps, as in smoothing).
+        """
+        num_frames = state[0].shape[0]
+        w_cfg = self.cfg.root_velocity_weight
+        if num_frames < 2 or w_cfg == 0:
+            return 0.0
+        w = w_cfg * np.sqrt(problem.fps / FPS_REF)  # steps shrink as 1/fps, frames grow as fps
+
+        def steps(pos: F64, quat: F64) -> F64:
+            rot = quat_np.to_rotvec(quat_np.multiply(quat[1:], quat_np.conjugate(quat[:-1])))
+            return np.concatenate([np.diff(pos, axis=0), rot], axis=1)  # (T-1, 6)
+
+        reference = steps(problem.root_pos_w, quat_np.normalize(problem.root_quat_w))
+        res = w * (steps(state[0], state[1]) - reference)
+        if system is not None:
+            diag, off1, _, grad = system
+            idx = np.arange(6)
+            diag[1:, idx, idx] += w * w
+            diag[:-1, idx, idx] += w * w
+            off1[:, idx, idx] -= w * w
+            grad[1:, :6] += w * res
+            grad[:-1, :6] -= w * res
         return float(np.sum(res**2))
 
     def _joint_speed(self, joint_pos: F64, fps: float, system: System | None) -> float:
