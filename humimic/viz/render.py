@@ -153,9 +153,15 @@ def add_skeleton(
     rgba: list[float],
     offset_w: NDArray[np.float64] | None = None,
 ) -> None:
-    """Draw a stick figure: a sphere per joint ``(K, 3)`` and a capsule per bone."""
+    """Draw a stick figure: a sphere per joint ``(K, 3)`` and a capsule per bone.
+
+    Joints with parent -1 get no bone; a parent whose own parent is -1 and that no other
+    drawn bone touches (a hidden root) gets no sphere either.
+    """
     points = joint_pos_w + (0.0 if offset_w is None else offset_w)
+    touched = set(int(p) for p in parents if p >= 0) | {k for k, p in enumerate(parents) if p >= 0}
     for k, parent in enumerate(parents):
-        add_sphere(scene, points[k], 0.025, rgba)
+        if k in touched or len(parents) == 1:
+            add_sphere(scene, points[k], 0.025, rgba)
         if parent >= 0:
             add_capsule(scene, points[parent], points[k], 0.012, rgba)

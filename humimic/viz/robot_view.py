@@ -18,11 +18,56 @@ from humimic.viz.render import (
     write_video,
 )
 
-__all__ = ["clip_qpos", "has_display", "show_clip", "show_robot", "standing_qpos"]
+__all__ = ["clip_qpos", "has_display", "human_overlay", "show_clip", "show_robot", "standing_qpos"]
 
 VIDEO_FPS = 30.0
-HUMAN_OFFSET_W = np.array([0.0, 1.0, 0.0])
-"""Where the human skeleton is drawn relative to the robot (side by side, m)."""
+HUMAN_SIDE_OFFSET_M = 0.8
+"""How far to the robot's left (at its first frame's heading) the human is drawn, m."""
+_RIGID_BONE_RATIO = 1.5  # a bone whose length varies more than this is no bone
+
+
+def human_overlay(clip: object) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The clip's human skeleton as drawn beside the robot, and the parents to draw.
+
+    The human is scaled by the retarget's leg scale about the world origin, as the solver
+    scaled the pelvis trajectory, so it covers the robot's distance (unscaled, a robot at
+    0.78x the human's stride fell behind and the human drifted onto it), then moved
+    :data:`HUMAN_SIDE_OFFSET_M` to the robot's left. Bones that are not bones are hidden:
+    those from joints above the pelvis (a root or reference joint left on the floor) and
+    any whose length is not rigid.
+
+    Returns:
+        ``(T, K, 3)`` positions in metres and ``(K,)`` parents with -1 for hidden bones.
+    """
+    from humimic.geometry import quat_np
+    from humimic.motion.clip import RobotClip
+
+    assert isinstance(clip, RobotClip)
+    scale = float(clip.report.get("retarget", {}).get("leg_scale", 1.0) or 1.0)
+    heading = float(quat_np.yaw(clip.root_quat_w[0]))
+    left = np.array([-np.sin(heading), np.cos(heading), 0.0])
+    pos = clip.human_pos_w * scale + HUMAN_SIDE_OFFSET_M * left
+    return pos, _drawn_parents(clip, clip.human_pos_w)
+
+
+def _drawn_parents(clip: object, pos: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Parents with -1 for bones above the pelvis and bones whose length is not rigid."""
+    parents = np.array(clip.human_parents, dtype=np.int64)  # type: ignore[attr-defined]
+    names = list(clip.human_joint_names)  # type: ignore[attr-defined]
+    pelvis = clip.report.get("source", {}).get("canonical_map", {}).get("pelvis")  # type: ignore[attr-defined]
+    if pelvis in names:
+        above = set()
+        j = int(parents[names.index(pelvis)])
+        while j >= 0:
+            above.add(j)
+            j = int(parents[j])
+        parents = np.where(np.isin(parents, list(above)), -1, parents)
+    for k, p in enumerate(parents):
+        if p >= 0:
+            length = np.linalg.norm(pos[:, k] - pos[:, p], axis=-1)
+            if length.max() > _RIGID_BONE_RATIO * max(length.min(), 1e-3):
+                parents[k] = -1
+    return parents
 
 
 def standing_qpos(variant: str, seconds: float) -> tuple[mujoco.MjModel, NDArray[np.float64]]:
@@ -90,11 +135,11 @@ def show_clip(
     model = build_model(load_robot_spec(clip.variant))
     qpos = clip_qpos(model, clip)
 
+    human, parents = human_overlay(clip) if clip.human_joint_names else (None, None)
+
     def draw_human(scene: mujoco.MjvScene, t: int) -> None:
-        if clip.human_joint_names:
-            add_skeleton(
-                scene, clip.human_pos_w[t], clip.human_parents, [0.9, 0.5, 0.1, 1.0], HUMAN_OFFSET_W
-            )
+        if human is not None:
+            add_skeleton(scene, human[t], parents, [0.9, 0.5, 0.1, 1.0])
 
     if video is None:
         _play_live(model, qpos, clip.fps, draw_human)
