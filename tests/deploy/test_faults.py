@@ -132,5 +132,5 @@ def test_fatal_runtime_fault_ends_in_damping_and_exit_1(
     # damping is the very command of the faulty step, written before the step's log line (so
     # scheduling can make the delay negative); a failing writer delays it by its 3 failed
     # writes (2 of them in the exit damping window, 20 ms apart)
-    assert -PROMPT_S < delay <= (0.1 if case == "writer-fails" else PROMPT_S), delay
+    assert -PROMPT_S < delay <= (0.25 if case == "writer-fails" else PROMPT_S), delay
     print(f"{case}: damping arrived {delay * 1e3:.0f} ms after the fault was logged")
