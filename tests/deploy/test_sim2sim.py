@@ -187,3 +187,15 @@ def test_cli_runs_without_torch(tmp_path: Path) -> None:
 def test_cli_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["sim2sim", str(tmp_path / "nope"), "--no-video"]) == 2
     assert "controller.json: missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--max-delay-ms", "nan"), ("--max-delay-ms", "-1"), ("--episodes", "0")]
+)
+def test_cli_numeric_options_are_checked(
+    option: str, value: str, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: --max-delay-ms nan passed the config's range check (NaN < 0 is false)."""
+    assert main(["sim2sim", str(exported()), option, value, "--no-video"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{option}: {value}" in err[0]
