@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from humimic.files import atomic_write
+from humimic.files import atomic_write, check_can_create_folder
 from humimic.paths import MOTIONS_DIR
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ def run_demo(
     from humimic.motion.report_plots import plot_clip_report
     from humimic.robot.spec import available_variants
 
+    check_demo_inputs(out_dir, clip_path, iterations, num_envs)
     result = DemoResult(out_dir)
     print("[1/5] robot check: compile, match spec, stand 5 s on PD", flush=True)
     checks = robot_check(available_variants())
@@ -147,6 +148,26 @@ def run_demo(
     text = json.dumps(result.figures, indent=2) + "\n"
     result.artifacts.append(atomic_write(summary, lambda tmp: tmp.write_text(text)))
     return result
+
+
+def check_demo_inputs(out_dir: Path, clip_path: Path, iterations: int, num_envs: int) -> None:
+    """Everything the demo will need, checked before it writes anything: the clip reads,
+    the training settings are in range and the output folder can be made.
+
+    Raises:
+        HumimicError: naming the option or file.
+    """
+    from humimic.config.store import compose
+    from humimic.errors import ConfigError
+    from humimic.motion.clip import load_clip
+
+    if iterations < 1:
+        raise ConfigError(f"--iterations must be >= 1, got {iterations}")
+    if num_envs < 1:
+        raise ConfigError(f"--num-envs must be >= 1, got {num_envs}")
+    load_clip(clip_path)
+    compose("train", [f"sim.num_envs={num_envs}", f"runner.iterations={iterations}", *QUICK_LOOK])
+    check_can_create_folder(out_dir, "-o")
 
 
 def save_untrained(cfg: TrainCfg, run_dir: Path) -> Path:

@@ -33,8 +33,14 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the headline metrics."""
     import json
 
+    from humimic.errors import ConfigError
     from humimic.eval.runner import evaluate
+    from humimic.files import check_can_create_folder
 
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.out is not None:
+        check_can_create_folder(args.out, "--out")
     path = evaluate(
         args.target,
         args.motion,

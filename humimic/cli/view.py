@@ -24,11 +24,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+MAX_PIXELS = 8192
+"""Largest video width/height (offscreen buffers beyond this fail in MuJoCo)."""
+
+
+def check_view_options(args: argparse.Namespace) -> None:
+    """Sizes and length finite and in range, before any rendering starts."""
+    import math
+
+    from humimic.errors import ConfigError
+
+    for flag, value in (("--width", args.width), ("--height", args.height)):
+        if not 16 <= value <= MAX_PIXELS:
+            raise ConfigError(f"{flag} must be in [16, {MAX_PIXELS}] pixels, got {value}")
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= 3600):
+        raise ConfigError(f"--seconds must be in (0, 3600], got {args.seconds}")
+    if args.video is not None and args.video.is_dir():
+        raise ConfigError(f"--video {args.video}: is a folder; give a file name ending in .mp4")
+
+
 def run(args: argparse.Namespace) -> int:
     """Show or render what the arguments ask for."""
     from humimic.errors import ConfigError
     from humimic.viz import robot_view
 
+    check_view_options(args)
     if args.clip is None and args.robot is None:
         raise ConfigError("give a clip file or --robot VARIANT (see 'humimic view --help')")
     if args.video is None and not robot_view.has_display():

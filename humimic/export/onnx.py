@@ -38,7 +38,7 @@ from humimic.export.manifest import (
     ReferenceSpec,
     validate_manifest,
 )
-from humimic.files import atomic_write, file_sha256
+from humimic.files import atomic_folder, atomic_write, file_sha256
 from humimic.paths import REPO_ROOT
 
 ONNX_FILE = "controller.onnx"
@@ -69,9 +69,8 @@ def export_controller(run_or_checkpoint: Path, out_dir: Path | None = None) -> P
         ConfigError: The run has no actor group or several clips.
         ParityError: The ONNX file does not reproduce the torch actions.
     """
-    from humimic.eval.runner import eval_config, resolve_checkpoint
-    from humimic.motion.clip import load_clip, report_path_for, save_clip
-    from humimic.train.runner import build_runner, load_run_config
+    from humimic.eval.runner import resolve_checkpoint
+    from humimic.train.runner import load_run_config
 
     run_dir, ckpt = resolve_checkpoint(run_or_checkpoint)
     cfg = load_run_config(run_dir)
@@ -81,6 +80,24 @@ def export_controller(run_or_checkpoint: Path, out_dir: Path | None = None) -> P
             f" found {len(cfg.task.motion.files)}"
         )
     out = Path(out_dir) if out_dir is not None else run_dir / f"export_{ckpt.stem}"
+    # Assembled beside `out` and renamed: Ctrl-C or a failure leaves no partial folder, and
+    # an earlier export there (with its sim-to-sim verdict) is replaced as a whole.
+    with atomic_folder(out, is_controller_folder) as partial:
+        _export_into(partial, cfg, run_dir, ckpt)
+    return out
+
+
+def is_controller_folder(path: Path) -> bool:
+    """Whether ``path`` holds an earlier export (which a new export may replace)."""
+    return (path / MANIFEST_FILE).is_file() or (path / ONNX_FILE).is_file()
+
+
+def _export_into(out: Path, cfg: Any, run_dir: Path, ckpt: Path) -> None:
+    """Write the controller files of ``ckpt`` into the (new, empty) folder ``out``."""
+    from humimic.eval.runner import eval_config
+    from humimic.motion.clip import load_clip, report_path_for, save_clip
+    from humimic.train.runner import build_runner
+
     env_cfg = eval_config(cfg, None, 1)
     env_cfg = replace(env_cfg, runner=replace(env_cfg.runner, resume=str(ckpt)))
     runner = build_runner(env_cfg, None)
@@ -102,7 +119,6 @@ def export_controller(run_or_checkpoint: Path, out_dir: Path | None = None) -> P
     atomic_write(out / MANIFEST_FILE, lambda p: p.write_text(text + "\n"))
     atomic_write(out / PARITY_FILE, lambda p: np.savez(p, obs=obs, actions=expected))
     check_parity(onnx_path, obs, expected)
-    return out
 
 
 def record_observations(env: Any, policy: Any, steps: int) -> np.ndarray:

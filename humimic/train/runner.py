@@ -14,7 +14,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from rsl_rl.utils import check_nan
 
 from humimic.config.train import AlgoCfg, SimCfg, TrainCfg
 from humimic.errors import ConfigError, HumimicError, InputFileError
-from humimic.files import atomic_write
+from humimic.files import atomic_write, check_can_create_folder
 
 CONFIG_FILE = "config.yaml"
 
@@ -317,24 +316,6 @@ def make_run_dir(cfg: TrainCfg) -> Path:
     return Path(cfg.runner.out_dir) / cfg.runner.experiment / stamp
 
 
-def check_run_dir(run_dir: Path) -> None:
-    """Refuse a run folder that names a file or lies in a folder we cannot write, before
-    anything is built or written (so a refused run leaves nothing behind)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"run folder {run_dir}: exists and is not a folder")
-    existing = run_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"run folder {run_dir}: {existing} is not a folder")
-    try:  # a real probe: permission bits say nothing for root or read-only mounts
-        os.rmdir(tempfile.mkdtemp(prefix=".humimic-probe-", dir=existing))
-    except OSError as err:
-        raise ConfigError(
-            f"run folder {run_dir}: cannot write in {existing} ({err.strerror})"
-        ) from err
-
-
 def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
     """Write the resolved config as YAML into the run folder (atomically)."""
     from omegaconf import OmegaConf
@@ -408,7 +389,7 @@ def train(cfg: TrainCfg) -> Path:
         ConfigError: Invalid config, found before any simulation.
     """
     run_dir = make_run_dir(cfg)
-    check_run_dir(run_dir)
+    check_can_create_folder(run_dir, "run folder")
     cfg = replace(cfg, runner=replace(cfg.runner, run_dir=str(run_dir)))
     runner = build_runner(cfg, run_dir)
     if runner.is_main:
