@@ -163,3 +163,24 @@ def test_overrides_may_follow_options(
         main(["retarget", bvh, "-o", out, "stray"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: stray" in capsys.readouterr().err
+
+
+def test_units_option_becomes_the_units_override(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--units cm`` is ``units=cm`` (and wins over a positional override); the exit
+    codes of a folder run are documented in ``--help``."""
+    from humimic.cli.main import build_parser, parse_args
+    from humimic.cli.retarget import _overrides
+    from humimic.config.store import compose
+
+    args = parse_args(build_parser(), ["retarget", "walk.bvh", "units=mm", "--units", "cm"])
+    overrides = _overrides(args)
+    assert overrides[-1] == "units=cm"
+    assert compose("retarget", overrides).units == "cm"
+    with pytest.raises(SystemExit):
+        main(["retarget", "walk.bvh", "--units", "furlong"])
+    assert "invalid choice: 'furlong'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["retarget", "--help"])
+    help_text = capsys.readouterr().out
+    for line in ("1    folder run: some inputs made no clip", "130  interrupted (Ctrl-C)"):
+        assert line in help_text
