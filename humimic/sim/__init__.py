@@ -9,6 +9,7 @@ from humimic.sim.backend import (
     default_reset_state,
     make_backend,
     reset_nan_worlds,
+    validate_device,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "default_reset_state",
     "make_backend",
     "reset_nan_worlds",
+    "validate_device",
 ]
