@@ -139,7 +139,9 @@ class SimulatedG1:
 
     # ---- commands -----------------------------------------------------------------------
     def _on_cmd(self, msg: LowCmd_) -> None:
-        self._audit(msg)
+        m = msg.motor_cmd
+        fields = np.array([[c.mode, c.q, c.dq, c.tau, c.kp, c.kd] for c in m], dtype=np.float64)
+        self._audit(fields)
         if not check_crc(msg):
             with self._lock:
                 self.bad_crc_count += 1
@@ -148,16 +150,17 @@ class SimulatedG1:
             with self._lock:
                 self.mode_mismatch_count += 1
             return
-        m = msg.motor_cmd
-        cmd = np.array([[c.mode, c.q, c.dq, c.tau, c.kp, c.kd] for c in m], dtype=np.float64).T
         with self._lock:
-            self._cmd = cmd
+            self._cmd = fields.T
             self.accepted_count += 1
             self.last_command = msg
 
-    def _audit(self, msg: LowCmd_) -> None:
-        """Count a command with a non-finite field or an out-of-limit target; note damping."""
-        fields = np.array([[c.mode, c.q, c.dq, c.tau, c.kp, c.kd] for c in msg.motor_cmd])
+    def _audit(self, fields: np.ndarray) -> None:
+        """Count a command with a non-finite field or an out-of-limit target; note damping.
+
+        Args:
+            fields: (35, 6) mode, q, dq, tau, kp, kd of every motor slot of one LowCmd.
+        """
         mode, q, kp, kd = fields[:, 0], fields[:, 1], fields[:, 4], fields[:, 5]
         used = len(SDK_POS_LIMITS)
         enabled = mode[:used] == 1
