@@ -9,7 +9,9 @@ sampling statistics and the random generator live on ``sim.device`` (the backend
 device), so a CUDA run never copies state to the host while stepping. The log values in
 ``extras["log"]`` are 0-dim tensors that the logger reads once per iteration. The step
 path reads the device only to learn which envs to reset (``torch.nonzero``, one small
-copy) and, with pushes on, which worlds to push.
+copy) and, with pushes on, which worlds to push; with domain randomisation on, the new
+physical parameters of reset worlds are computed on the host (``sim.params``) and
+written into the backend's per-world arrays.
 """
 
 from __future__ import annotations
