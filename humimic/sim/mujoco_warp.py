@@ -15,10 +15,10 @@ One :meth:`MujocoWarpBackend.step` is: targets into ``ctrl`` (torch), then in Wa
 world (non-finite or absurd ``qpos``/``qvel``, or a contact/constraint buffer overflow),
 a reset of the diverged worlds to the default pose (``reset_data`` with a world mask), and
 the kinematics at the new state; then one torch pass assembles the state. On CUDA the
-Warp part is captured once per decimation value as a CUDA graph and replayed; nothing in
-a step waits for the GPU. Buffer overflows are also accumulated and read back every
-``overflow_check_every`` steps, which raises :class:`~humimic.errors.ConfigError` naming
-the buffer (``nconmax``/``njmax``).
+Warp part is captured once per decimation value as a CUDA graph and replayed (on a side
+stream, event-ordered with torch's stream); nothing in a step waits for the GPU. Buffer
+overflows are also accumulated and read back every ``overflow_check_every`` steps, which
+raises :class:`~humimic.errors.ConfigError` naming the buffer (``nconmax``/``njmax``).
 
 Contact buffers are sized from the model (:func:`contact_capacity`): one contact per
 sphere/ellipsoid and two per capsule (four for other shapes) of every robot geom that can
@@ -215,6 +215,7 @@ class MujocoWarpBackend:
         self._graphs: dict[int, Any] = {}
         self._warm: set[int] = set()
         self._graph_on_cpu = False  # tests: replay Warp's CPU graphs through the same path
+        self._side_stream: Any = None
         self._params = WorldParams(model, self.layout, num_worlds)
         capacity = contact_capacity(model)
         self.nconmax = capacity[0] if nconmax is None else int(nconmax)
@@ -366,17 +367,37 @@ class MujocoWarpBackend:
 
     def _launch_graph(self, decimation: int) -> None:
         """The first step of a decimation value runs eagerly (Warp compiles and loads its
-        kernels), the second captures the graph; from then on it is replayed."""
+        kernels), the second captures the graph; from then on it is replayed.
+
+        On CUDA the graph is captured and replayed on a side stream, ordered after and
+        before torch's current stream with events: torch's default stream is CUDA's
+        legacy stream, which cannot be captured.
+        """
+        wp = self._wp
         if decimation not in self._warm:
             self._warm.add(decimation)
             self._physics(decimation)
             return
+        if not self._wp_device.is_cuda:  # Warp's CPU graphs (tests)
+            wp.capture_launch(self._graph(decimation))
+            return
+        main = wp.get_stream()  # torch's current stream (see _scope)
+        if self._side_stream is None:
+            self._side_stream = wp.Stream(self._wp_device)
+        side = self._side_stream
+        side.wait_stream(main)  # the targets written by torch
+        with wp.ScopedStream(side):
+            wp.capture_launch(self._graph(decimation))
+        main.wait_stream(side)  # torch reads the new state
+
+    def _graph(self, decimation: int) -> Any:
+        """The captured graph for ``decimation`` (captured on the current stream)."""
         graph = self._graphs.get(decimation)
         if graph is None:
             with self._wp.ScopedCapture() as recording:
                 self._physics(decimation, capture=True)
             graph = self._graphs[decimation] = recording.graph
-        self._wp.capture_launch(graph)
+        return graph
 
     def check_overflow(self) -> None:
         """Raise if any contact or constraint buffer overflowed since the start (one read
@@ -518,6 +539,7 @@ class MujocoWarpBackend:
     def close(self) -> None:
         """Drop graphs and device arrays."""
         self._graphs.clear()
+        self._side_stream = None
         self._m = self._d = None
 
     def __enter__(self) -> MujocoWarpBackend:
