@@ -185,6 +185,16 @@ class ClipMaker:
         if filter_verdict is not None and severity != "pass":
             verdict = max(verdict, severity, key=VERDICTS.index)
             reasons.insert(0, f"physics filter: {filter_verdict.reason}")
+        height = report.get("source", {}).get("meta", {}).get("height_m")
+        if isinstance(height, float) and not _plausible_height(height):
+            from humimic.motion.io.bvh import PLAUSIBLE_HEIGHT_M
+
+            verdict = max(verdict, "warn", key=VERDICTS.index)
+            low, high = PLAUSIBLE_HEIGHT_M
+            reasons.append(
+                f"source: the skeleton is {height:.2f} m from ankle to head, outside "
+                f"{low}-{high} m for a person: check its unit (units=..., --units)"
+            )
         error = report.get("retarget", {}).get("key_point_error_mean_m")
         if error is not None and error > self.cfg.batch.max_key_point_error_m:
             verdict = max(verdict, "warn", key=VERDICTS.index)
@@ -194,6 +204,12 @@ class ClipMaker:
             )
         report["verdict"] = verdict
         report["reasons"] = reasons
+
+
+def _plausible_height(height_m: float) -> bool:
+    from humimic.motion.io.bvh import PLAUSIBLE_HEIGHT_M
+
+    return PLAUSIBLE_HEIGHT_M[0] <= height_m <= PLAUSIBLE_HEIGHT_M[1]
 
 
 def _import_notes(settings: dict[str, Any]) -> list[str]:

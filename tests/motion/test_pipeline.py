@@ -83,3 +83,21 @@ def test_robot_clip_round_trips_through_the_pipeline(
     a, b = load_clip(tmp_path / "a.npz"), load_clip(tmp_path / "b.npz")
     np.testing.assert_allclose(a.joint_pos, b.joint_pos)
     assert b.report["source"]["format"] == "humimic_clip"
+
+
+def test_units_override_reaches_the_report_and_an_implausible_height_warns(
+    shared_motions: Path, tmp_path: Path
+) -> None:
+    walk = shared_motions / "cmu" / "bvh" / "02_01.bvh"
+    auto = ClipMaker(compose("retarget", []))
+    auto.run(walk, tmp_path / "auto.npz", InputOptions())
+    meta = load_clip(tmp_path / "auto.npz").report["source"]["meta"]
+    assert meta["unit"] == "cmu" and 1.2 < meta["height_m"] < 2.1
+    inch = ClipMaker(compose("retarget", ["units=inch"]))
+    outcome = inch.run(walk, tmp_path / "inch.npz", InputOptions())
+    meta = load_clip(tmp_path / "inch.npz").report["source"]["meta"]
+    # CMU's unit is 1/0.45 inch: read as inches the subject is 0.45x as tall
+    assert meta["unit"] == "inch"
+    assert meta["height_m"] == pytest.approx(0.45 * 1.4, abs=0.01)
+    assert outcome.verdict == "warn"
+    assert any("check its unit" in r for r in outcome.reasons), outcome.reasons
