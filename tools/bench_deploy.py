@@ -99,7 +99,7 @@ def dds_jitter(controller_dir: Path, seconds: float, domain_id: int) -> dict[str
 
     cfg = SafetyConfig(joint_vel_limit=np.asarray(spec.velocity_limit, float),
                        move_to_default_s=1.0, blend_to_default_s=0.4)  # fmt: skip
-    opts = RuntimeOptions(max_duration_s=seconds, operator_input=buttons)
+    opts = RuntimeOptions(max_duration_s=seconds, operator_input=buttons, skip_gate=True)
     sim_cmd = [sys.executable, "-m", "humimic.deploy.simrobot", "--domain-id", str(domain_id),
                "--gantry", "--duration", str(seconds + 10)]  # fmt: skip
     sim = subprocess.Popen(sim_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
