@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from humimic.config.store import compose
-from humimic.errors import HumimicError
+from humimic.errors import HumimicError, InputFileError
 from humimic.motion.io.detect import detect_format
 from humimic.motion.io.robot_formats import read_pbhc_pkl
 from humimic.motion.pipeline import ClipMaker, InputOptions
@@ -103,6 +103,10 @@ def test_unreadable_joblib_layout_asks_for_trust(tmp_path: Path) -> None:
     cut.write_bytes(raw[: len(raw) - 20])  # truncated inside the array data
     with pytest.raises(HumimicError, match="--trust-pickle"):
         detect_format(cut)
+    # trusted, it is loaded to look inside: a truncated file says so in one line
+    with pytest.raises(InputFileError, match="not a readable pickle") as info:
+        detect_format(cut, trust_pickle=True)
+    assert "\n" not in str(info.value) and str(cut) in str(info.value)
 
 
 def test_pbhc_contact_padding_is_unknown_not_airborne(tmp_path: Path) -> None:

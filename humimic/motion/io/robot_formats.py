@@ -386,17 +386,15 @@ def load_pickle(path: Path) -> Any:
     if not path.is_file():
         raise InputFileError(path, "file not found")
     try:
-        import joblib
-
+        try:
+            import joblib
+        except ImportError:
+            with open(path, "rb") as handle:
+                return pickle.load(handle)
         return joblib.load(path)
-    except ImportError:
-        pass
-    try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
     except ModuleNotFoundError as err:
         raise InputFileError(path, f"needs Python module {err.name!r} to unpickle") from err
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError) as err:
         raise InputFileError(path, f"not a readable pickle ({err})") from err
 
 
