@@ -6,8 +6,9 @@ per-joint Euler order taken from the channel order (intrinsic rotations in chann
 inches or CMU units, ``End Site`` leaves, CRLF line endings and tabs.
 
 Position channels *replace* the joint's offset (the usual reading, and what Blender writes:
-its root offset equals the first frame's root position). Units and up axis are detected from
-the rest pose and can be overridden. The skeleton helpers here (:func:`forward_kinematics`,
+its root offset equals the first frame's root position). The up axis is detected from the rest
+pose, the unit from the animated bones (:func:`skeleton_height`, :func:`detect_unit_scale`);
+both can be overridden. The skeleton helpers here (:func:`forward_kinematics`,
 :func:`detect_up_axis`, :func:`detect_unit_scale`, :func:`y_up_to_z_up`) are shared with the
 ASF/AMC reader.
 """
