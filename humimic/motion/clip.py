@@ -212,6 +212,15 @@ def report_path_for(clip_path: str | Path) -> Path:
     return clip_path.with_name(clip_path.stem + ".report.json")
 
 
+def _schema_version(path: Path, value: np.ndarray) -> int:
+    """The clip's integer schema version; a string, array or float is a damaged file."""
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise InputFileError(
+            path, f"schema_version must be one integer, got {value.dtype} of shape {value.shape}"
+        )
+    return int(value)
+
+
 def load_clip(path: str | Path) -> RobotClip:
     """Read and validate a clip written by :func:`save_clip`.
 
@@ -230,7 +239,7 @@ def load_clip(path: str | Path) -> RobotClip:
         raise InputFileError(
             path, "not a humimic clip (no schema_version); convert it with 'humimic retarget'"
         )
-    version = int(raw["schema_version"])
+    version = _schema_version(path, raw["schema_version"])
     if version > SCHEMA_VERSION:
         raise InputFileError(
             path, f"clip schema {version} is newer than this humimic ({SCHEMA_VERSION})"

@@ -39,6 +39,10 @@ UNIT_SCALES: dict[str, float] = {
 }
 """Metres per file length unit for the units a skeleton's height is matched against."""
 
+MIN_FPS, MAX_FPS = 1.0, 2000.0
+"""Plausible capture rates, frames/s: below, a clip is a slideshow; above, even high-speed
+optical systems do not record whole bodies (a tiny Frame Time is a broken header)."""
+
 _REST_HEIGHT_M = 1.6  # ankle-to-head-joint bone path of an adult; tops of heads are often absent
 PLAUSIBLE_HEIGHT_M = (1.2, 2.1)
 """Ankle-to-head-joint path (m) a unit must give to be chosen: adults and older children."""
@@ -269,6 +273,12 @@ def _parse_motion(lines: list[str], start: int, n_channels: int, path: Path) -> 
         raise InputFileError(path, f"motion has zero frames (Frames: {n_frames})")
     if not np.isfinite(frame_time) or frame_time <= 0:
         raise InputFileError(path, f"Frame Time must be positive, got {frame_time}")
+    if not MIN_FPS <= 1.0 / frame_time <= MAX_FPS:
+        raise InputFileError(
+            path,
+            f"Frame Time {frame_time:g} s is {1.0 / frame_time:.4g} frames/s, outside the "
+            f"{MIN_FPS:g}-{MAX_FPS:g} frames/s of any motion capture",
+        )
     rows = [ln for ln in lines[i:] if ln.strip()]
     if len(rows) != n_frames:
         problem = "truncated" if len(rows) < n_frames else "extra data"
