@@ -62,7 +62,7 @@ def replay(clip: Path, overrides: list[str]) -> dict[str, Any]:
         rec = _rollout(env, lambda obs: torch.zeros(env.num_envs, env.num_actions))
     finally:
         env.close()
-    physical = (~env.layout.virtual).numpy()
+    physical = (~env.layout.virtual).cpu().numpy()
     err = body_pos_error_global(rec["robot_body"][0][:, physical], rec["ref_body"][0][:, physical])
     dt = env.control_dt
     return {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from humimic.demo import DEMO_ITERATIONS, DEMO_NUM_ENVS
+
 HELP = "run the whole pipeline on built-in defaults: robot, clip, train, eval, export, sim2sim"
 
 
@@ -19,9 +21,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-video", action="store_true", help="skip the MP4 renders")
     parser.add_argument(
-        "--iterations", type=int, default=150, help="PPO iterations (about 1.3 s each on 2 cores)"
+        "--iterations",
+        type=int,
+        default=DEMO_ITERATIONS,
+        help=f"PPO iterations (default {DEMO_ITERATIONS}, about 2 s each on 2 cores)",
     )
-    parser.add_argument("--num-envs", type=int, default=64, help="parallel simulated worlds")
+    parser.add_argument("--num-envs", type=int, default=DEMO_NUM_ENVS,
+                        help=f"parallel simulated worlds (default {DEMO_NUM_ENVS})")  # fmt: skip
     parser.set_defaults(run=run)
 
 

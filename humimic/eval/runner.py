@@ -137,14 +137,14 @@ def _rollout(env: Any, policy: Any) -> dict[str, np.ndarray]:
         for _ in range(steps):
             obs, _, _, _ = env.step(policy(obs))
     env.recorder = None
-    return {k: torch.stack([f[k] for f in frames], dim=1).numpy() for k in frames[0]}
+    return {k: torch.stack([f[k] for f in frames], dim=1).cpu().numpy() for k in frames[0]}
 
 
 def _score(env: Any, rec: dict[str, np.ndarray]) -> dict[str, Any]:
     """PBHC metrics of the recording on the physical tracked bodies, plus ELR at 0.7 m."""
     from humimic.eval.metrics import compute_metrics
 
-    physical = (~env.layout.virtual).numpy()
+    physical = (~env.layout.virtual).cpu().numpy()
     robot, ref = rec["robot_body"][:, :, physical], rec["ref_body"][:, :, physical]
     metrics = compute_metrics(
         robot, ref, rec["robot_joint"], rec["ref_joint"], 1.0 / env.control_dt,
