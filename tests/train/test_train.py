@@ -64,7 +64,9 @@ def test_train_cfg_has_pbhc_ppo_defaults() -> None:
 
 
 def test_two_iterations_checkpoint_and_exact_resume(clip_path: Path, tmp_path: Path) -> None:
-    run_dir = train(small_cfg(clip_path, tmp_path / "run", "runner.iterations=2"))
+    # Adaptive sigma on (the cpu preset holds it fixed) so its state must survive a resume.
+    cfg = small_cfg(clip_path, tmp_path / "run", "runner.iterations=2", "task.sigma.enabled=true")
+    run_dir = train(cfg)
     ckpt = run_dir / "model_2.pt"
     assert ckpt.is_file() and list(run_dir.glob("events.out.tfevents*"))
     assert (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
