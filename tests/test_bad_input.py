@@ -275,10 +275,14 @@ def test_ctrl_c_during_export_leaves_no_folder(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
+    assert "Traceback" not in err
+    if proc.returncode == 0:  # the signal came after the final rename: a whole controller
+        assert [p.name for p in tmp_path.iterdir()] == ["ctl"]
+        assert (out / "controller.onnx").is_file()
+        return
     # 130, or death by SIGINT (rare, when the interpreter itself stops on it): a shell
     # reports both as 130.
     assert proc.returncode in (130, -signal.SIGINT), err
-    assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # neither the folder nor its partial twin
 
 

@@ -30,7 +30,8 @@ def test_unattended_run_walks_every_state_and_plays_the_clip(domain_id: int, tmp
     try:
         result = deploy(
             str(controller), "--iface", "lo", "--domain-id", str(domain_id), "--unattended",
-            "--no-gate", "--duration", "30", "--stale-state-ms", "400", "--log-dir", str(tmp_path),
+            "--no-gate", "--duration", "30", "--stale-state-ms", "400", "--max-period-ms", "400",
+            "--log-dir", str(tmp_path),
         )  # fmt: skip
     finally:
         robot.stop()

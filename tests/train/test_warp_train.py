@@ -34,9 +34,10 @@ def test_train_checkpoint_and_evaluate_on_warp_cpu(tmp_path: Path, capsys) -> No
     assert "backend: mujoco_warp" in (out / "config.yaml").read_text()
     assert list(out.glob("events.out.tfevents*"))
     env_state = saved["infos"]["env"]
-    # σ adapted on the device during collection and was read back into the checkpoint.
+    # σ lives on the device during collection and was read back into the checkpoint (the
+    # default cpu preset holds it at PBHC's initial values: configs/train.yaml).
     assert all(math.isfinite(v) for v in env_state["sigma"]["sigma"].values())
-    assert env_state["sigma"]["sigma"]["joint_pos"] < 0.3
+    assert env_state["sigma"]["sigma"]["joint_pos"] == pytest.approx(0.3)
     for value in saved["actor_state_dict"].values():
         assert torch.isfinite(value).all()
 
