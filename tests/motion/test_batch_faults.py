@@ -90,12 +90,13 @@ needs_linux = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="n
 def test_ctrl_c_stops_the_workers_writes_the_summary_and_exits_130(
     short_bvh: str, tmp_path: Path
 ) -> None:
-    inputs = _make_inputs(tmp_path / "in", short_bvh, 12)
+    # Enough clips that a quiet machine does not finish them all before the Ctrl-C.
+    inputs = _make_inputs(tmp_path / "in", short_bvh, 60)
     out = tmp_path / "out"
     proc = _start_folder_run(inputs, out)
     try:
         assert _wait(lambda: len(list(out.glob("clip*.report.json"))) >= 1, 120), "no clip"
-        time.sleep(1.0)  # the parent has heard of it
+        time.sleep(0.3)  # the parent has heard of it
         workers = _children(proc.pid)
         assert workers, "no worker processes found"
         sent = time.monotonic()
@@ -110,7 +111,7 @@ def test_ctrl_c_stops_the_workers_writes_the_summary_and_exits_130(
     assert _wait(lambda: not any(_alive(w) for w in workers), 5.0), "workers outlived Ctrl-C"
     summary = json.loads((out / "summary.json").read_text())
     done = {Path(c["source"]).name for c in summary["clips"]}
-    assert summary["interrupted"] is True and 1 <= len(done) < 12
+    assert summary["interrupted"] is True and 1 <= len(done) < 60
     clips = {p.name for p in out.glob("clip*.npz")}
     # Every clip in the summary is complete on disk (one finishing in the instant of the
     # Ctrl-C may be on disk without a row: the next run picks it up as done).
@@ -136,7 +137,9 @@ def test_a_second_ctrl_c_exits_at_once(short_bvh: str, tmp_path: Path) -> None:
         proc.communicate(timeout=10)
     finally:
         proc.kill()
-    assert proc.returncode == 130
+    # 130, or death by the second SIGINT itself (the default handler is back): a shell
+    # reports both as 130.
+    assert proc.returncode in (130, -signal.SIGINT)
     assert _wait(lambda: not any(_alive(w) for w in workers), 5.0), "workers outlived exit"
 
 
