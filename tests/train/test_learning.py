@@ -1,6 +1,8 @@
-"""A short CPU training run must track an easy clip clearly better than the untrained policy.
+"""A short CPU training run with the default preset must track a shipped clip clearly better
+than the untrained policy does.
 
-Takes about 3 minutes on 2 shared cores (100 iterations x 64 envs x 24 steps).
+About 3 minutes on 2 quiet cores (60 iterations x 128 worlds x 24 steps, 184,320 samples:
+the demo's run).
 """
 
 from __future__ import annotations
@@ -11,29 +13,24 @@ from pathlib import Path
 import pytest
 
 from humimic.config.store import compose
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.eval.runner import evaluate
-from humimic.motion.clip import save_clip
 from humimic.train.runner import build_runner, train
+
+CROUCH = Path(__file__).resolve().parents[2] / "motions" / "cmu_01_01_crouch.npz"
 
 
 @pytest.mark.slow
 def test_short_training_improves_body_position_error(tmp_path: Path) -> None:
-    clip = save_clip(arm_wave_clip(seconds=2.0, amplitude_rad=0.2), tmp_path / "wave.npz")
     run = tmp_path / "run"
     cfg = compose(
         "train",
         [
-            "sim.num_envs=64",
-            f"task.motion.files=[{clip}]",
+            "sim.num_envs=128",
+            f"task.motion.files=[{CROUCH}]",
             f"runner.run_dir={run}",
-            "runner.iterations=100",
+            "runner.iterations=60",
             "runner.save_interval=1000",
             "runner.progress=false",
-            "algo.init_std=0.3",  # small batches on CPU: less exploration noise than PBHC's 0.8
-            "task.randomization.enabled=false",
-            "task.randomization.pushes=false",
-            "task.noise=false",
         ],
     )
     untrained = build_runner(cfg, run)
@@ -46,5 +43,8 @@ def test_short_training_improves_body_position_error(tmp_path: Path) -> None:
         metrics = json.loads(evaluate(run / checkpoint, episodes=2, video=False).read_text())
         return float(metrics["E_mpbpe"]["mean"])
 
-    before, after = e_mpbpe("model_0.pt"), e_mpbpe("model_100.pt")
-    assert after < 0.75 * before, (before, after)  # measured: 180 mm -> 95 mm
+    before, after = e_mpbpe("model_0.pt"), e_mpbpe("model_60.pt")
+    # The untrained policy is the PD loop on the reference (residual actions): it falls after
+    # 0.8 s. Stated margin: at least 40 % lower root-relative body error. (64 worlds x 80
+    # iterations, 123k samples, measured 136 -> 103 mm: too few samples for this margin.)
+    assert after < 0.6 * before, (before, after)
