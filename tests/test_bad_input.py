@@ -187,26 +187,12 @@ CASES = [
          "tiny_dt.bvh", ("o.npz",), _bvh_with_frame_time("1e-9")),
 ]  # fmt: skip
 
-NEEDS_OTHER_FILES: dict[str, str] = {}
-"""Cases whose fix lies in a file this suite's owner does not own (issue 11 follow-ups)."""
-
 
 def _fill(arg: str, tmp: Path) -> str:
     return arg.replace("{tmp}", str(tmp)).replace("{clip}", str(tmp / "clip.npz"))
 
 
-def _params() -> list[object]:
-    """The cases; those waiting on another file are strict xfails (they flip when fixed)."""
-    return [
-        pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=NEEDS_OTHER_FILES[c.id],
-                                                         strict=True))
-        if c.id in NEEDS_OTHER_FILES
-        else pytest.param(c, id=c.id)
-        for c in CASES
-    ]  # fmt: skip
-
-
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

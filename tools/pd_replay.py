@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-FAIL_DISTANCE_M = 0.5
-"""Body error that ends an evaluation episode as failed, m (as ``humimic eval``)."""
+from humimic.eval.metrics import FAIL_DISTANCE_M
 
 NOTE = (
     "seconds the robot stays within 0.5 m of the reference with PD targets = reference "

@@ -31,7 +31,6 @@ Numpy, MuJoCo and onnxruntime only (no torch).
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -186,11 +185,10 @@ def tracked_bodies(spec: Any, model: mujoco.MjModel, clip: RobotClip) -> list[st
 
 
 def eval_fail_distance_m() -> float:
-    """Body deviation (m) that fails an episode in ``humimic eval``: the default of
-    :func:`humimic.eval.metrics.compute_metrics`, which both the eval and sim2sim call."""
-    from humimic.eval.metrics import compute_metrics
+    """Body deviation (m) that fails an episode in ``humimic eval`` and here."""
+    from humimic.eval.metrics import FAIL_DISTANCE_M
 
-    return float(inspect.signature(compute_metrics).parameters["fail_distance_m"].default)
+    return FAIL_DISTANCE_M
 
 
 def gate(

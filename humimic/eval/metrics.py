@@ -34,6 +34,9 @@ from numpy.typing import ArrayLike, NDArray
 from humimic.errors import HumimicError
 from humimic.eval.plots import compare_runs_plot, plot_errors
 
+FAIL_DISTANCE_M = 0.5
+"""World-frame body error that fails an episode, m (``humimic eval``, sim2sim, PD replay)."""
+
 __all__ = [
     "PBHC_FPS",
     "UNITS",
@@ -186,7 +189,7 @@ def episode_success(
     ref_body_pos_w: ArrayLike,
     length: int,
     clip_frames: int,
-    fail_distance_m: float = 0.5,
+    fail_distance_m: float = FAIL_DISTANCE_M,
 ) -> bool:
     """True when the episode reaches the clip end with every body within ``fail_distance_m``.
 
@@ -220,7 +223,7 @@ def compute_metrics(
     pelvis_index: int = 0,
     lengths: ArrayLike | None = None,
     clip_frames: int | None = None,
-    fail_distance_m: float = 0.5,
+    fail_distance_m: float = FAIL_DISTANCE_M,
 ) -> dict[str, Any]:
     """All metrics of a batch of episodes (see the module docstring for definitions).
 
