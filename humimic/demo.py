@@ -25,6 +25,7 @@ import numpy as np
 
 from humimic.files import atomic_write, check_can_create_folder
 from humimic.paths import MOTIONS_DIR
+from humimic.runs import RunDir
 
 if TYPE_CHECKING:
     from humimic.config.train import TrainCfg
@@ -176,7 +177,7 @@ def save_untrained(cfg: TrainCfg, run_dir: Path) -> Path:
     runner = build_runner(cfg, None)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / "model_0.pt"
+        path = RunDir(run_dir).checkpoint(0)
         runner.save(str(path))
     finally:
         runner.env.close()
@@ -211,8 +212,8 @@ def train_stages(
         shutil.rmtree(run_dir)
     untrained = save_untrained(cfg, run_dir)
     train(cfg)  # also plots the run's training_curves.png
-    curves = out_dir / "training_curves.png"
-    source = run_dir / curves.name
+    source = RunDir(run_dir).curves
+    curves = out_dir / source.name
     result.artifacts.append(atomic_write(curves, lambda tmp: shutil.copyfile(source, tmp)))
     series = read_scalars(run_dir)
     learning = {}

@@ -8,6 +8,7 @@ import numpy as np
 
 from humimic.errors import HumimicError
 from humimic.files import atomic_write
+from humimic.runs import RunDir
 
 CURVES: tuple[tuple[str, str], ...] = (
     ("Train/mean_reward", "episode reward"),
@@ -25,7 +26,7 @@ def read_scalars(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar series of a run as ``tag -> (iterations, values)``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    files = sorted(run_dir.glob("events.out.tfevents.*"))
+    files = RunDir(run_dir).log_files()
     if not files:
         raise HumimicError(f"{run_dir}: no TensorBoard log (events.out.tfevents.*) found")
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -72,7 +73,7 @@ def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path:
     np.atleast_1d(axes)[-1].set_xlabel("PPO iteration")
     fig.suptitle(f"training: {run_dir.name}")
     fig.tight_layout()
-    out = out or run_dir / "training_curves.png"
+    out = out or RunDir(run_dir).curves
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
     return out

@@ -28,8 +28,7 @@ from rsl_rl.utils import check_nan
 from humimic.config.train import AlgoCfg, SimCfg, TrainCfg
 from humimic.errors import ConfigError, HumimicError, InputFileError
 from humimic.files import atomic_write, check_can_create_folder
-
-CONFIG_FILE = "config.yaml"
+from humimic.runs import RunDir
 
 
 def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
@@ -141,7 +140,7 @@ class TrackingRunner(OnPolicyRunner):
 
     def checkpoint_path(self) -> Path:
         """Where the checkpoint of the current iteration count goes."""
-        return Path(self.logger.log_dir or ".") / f"model_{self.current_learning_iteration}.pt"
+        return RunDir(Path(self.logger.log_dir or ".")).checkpoint(self.current_learning_iteration)
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False,
               progress: bool = True, time_limit_s: float = 0.0) -> None:  # fmt: skip
@@ -312,8 +311,7 @@ def make_run_dir(cfg: TrainCfg) -> Path:
         return Path(cfg.runner.run_dir)
     if cfg.runner.resume:
         return Path(cfg.runner.resume).parent
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return Path(cfg.runner.out_dir) / cfg.runner.experiment / stamp
+    return RunDir.new(cfg.runner.out_dir, cfg.runner.experiment, datetime.now(UTC)).root
 
 
 def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
@@ -321,14 +319,14 @@ def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
     from omegaconf import OmegaConf
 
     text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
-    return atomic_write(run_dir / CONFIG_FILE, lambda p: p.write_text(text))
+    return atomic_write(RunDir(run_dir).config, lambda p: p.write_text(text))
 
 
 def load_run_config(run_dir: Path) -> TrainCfg:
     """The :class:`TrainCfg` saved in a run folder."""
     from omegaconf import DictConfig, OmegaConf
 
-    path = run_dir / CONFIG_FILE
+    path = RunDir(run_dir).config
     if not path.is_file():
         raise InputFileError(path, "no config.yaml: not a humimic run folder")
     try:
