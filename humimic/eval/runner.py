@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,16 @@ import numpy as np
 import torch
 
 from humimic.config.train import TrainCfg
-from humimic.errors import ConfigError, HumimicError, InputFileError
+from humimic.errors import ConfigError, HumimicError
 from humimic.files import atomic_write, json_default
+from humimic.runs import resolve_run
 
 
 def resolve_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, Path]:
-    """(run folder, checkpoint): a ``.pt`` file, or a run folder's latest ``model_<k>.pt``."""
-    path = Path(run_or_checkpoint)
-    if path.is_file():
-        return path.parent, path
-    if not path.is_dir():
-        raise InputFileError(path, "no such run folder or checkpoint")
-    found = [(int(m.group(1)), p) for p in path.glob("model_*.pt")
-             if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]  # fmt: skip
-    if not found:
-        raise InputFileError(path, "run folder has no model_<iteration>.pt checkpoint")
-    return path, max(found)[1]
+    """(run folder, checkpoint): a ``.pt`` file, or a run folder's latest ``model_<k>.pt``
+    (the layout of :mod:`humimic.runs`)."""
+    run, ckpt = resolve_run(run_or_checkpoint)
+    return run.root, ckpt
 
 
 def eval_config(
@@ -95,10 +88,10 @@ def evaluate(
     from humimic.eval.plots import plot_errors
     from humimic.train.runner import build_runner, load_run_config
 
-    run_dir, ckpt = resolve_checkpoint(run_or_checkpoint)
-    cfg = eval_config(load_run_config(run_dir), motion, episodes, noise, randomize)
+    run, ckpt = resolve_run(run_or_checkpoint)
+    cfg = eval_config(load_run_config(run.root), motion, episodes, noise, randomize)
     cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
-    out = Path(out_dir) if out_dir is not None else run_dir / f"eval_{ckpt.stem}"
+    out = Path(out_dir) if out_dir is not None else run.eval_dir(ckpt)
     runner = build_runner(cfg, None)
     env = runner.env
     with contextlib.redirect_stdout(io.StringIO()):

@@ -69,17 +69,18 @@ def export_controller(run_or_checkpoint: Path, out_dir: Path | None = None) -> P
         ConfigError: The run has no actor group or several clips.
         ParityError: The ONNX file does not reproduce the torch actions.
     """
-    from humimic.eval.runner import resolve_checkpoint
+    from humimic.runs import resolve_run
     from humimic.train.runner import load_run_config
 
-    run_dir, ckpt = resolve_checkpoint(run_or_checkpoint)
+    run, ckpt = resolve_run(run_or_checkpoint)
+    run_dir = run.root
     cfg = load_run_config(run_dir)
     if len(cfg.task.motion.files) != 1:
         raise ConfigError(
             f"{run_dir}: export needs a run trained on exactly one clip (phase-clock policy),"
             f" found {len(cfg.task.motion.files)}"
         )
-    out = Path(out_dir) if out_dir is not None else run_dir / f"export_{ckpt.stem}"
+    out = Path(out_dir) if out_dir is not None else run.export_dir(ckpt)
     # Assembled beside `out` and renamed: Ctrl-C or a failure leaves no partial folder, and
     # an earlier export there (with its sim-to-sim verdict) is replaced as a whole.
     with atomic_folder(out, is_controller_folder) as partial:
