@@ -1,18 +1,20 @@
-"""Compose a stage's YAML config with overrides and return its typed dataclass.
+"""Compose a stage's YAML config with overrides and return its typed dataclass; write a
+config as YAML and read it back (a run's ``config.yaml``).
 
-The one module (besides ``humimic.cli``) that touches Hydra/OmegaConf. Library code only
+The one module that touches Hydra/OmegaConf. Library code only
 ever sees plain dataclasses, validated by their ``__post_init__`` before anything
 expensive starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from humimic.errors import ConfigError
+from humimic.errors import ConfigError, HumimicError, InputFileError
 from humimic.paths import CONFIGS_DIR
 
 T = TypeVar("T")
@@ -74,6 +76,53 @@ def compose(stage: str, overrides: Sequence[str] = (), config_dir: Path | None =
         raise ConfigError(f"config '{stage}': {message}{detail}") from err
     finally:
         GlobalHydra.instance().clear()
+
+
+def to_yaml(cfg: Any) -> str:
+    """A config dataclass as YAML, every key written (what :func:`load_yaml` reads back)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def load_yaml(path: Path, stage: str) -> Any:
+    """A config file written by :func:`to_yaml` (e.g. a run's ``config.yaml``), read into
+    the dataclass of ``stage`` and validated like a composed config.
+
+    Every top-level section of the schema must be present: an empty or truncated file
+    would otherwise silently become the defaults.
+
+    Raises:
+        InputFileError: missing, unreadable, not YAML, unknown key, wrong type, missing
+            section or invalid value; one line naming ``path``.
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    schema = schema_class(stage)
+    if not path.is_file():
+        raise InputFileError(path, "not found")
+    try:
+        loaded = OmegaConf.load(path)
+    except Exception as err:  # YAML and OmegaConf raise many types
+        raise InputFileError(path, f"not a valid {stage} config ({_first_line(err)})") from err
+    if not isinstance(loaded, DictConfig):
+        raise InputFileError(path, "not a mapping of config keys")
+    missing = [f.name for f in dataclasses.fields(schema) if f.name not in loaded]
+    if missing:
+        raise InputFileError(
+            path, f"incomplete {stage} config (no {', '.join(missing)}; truncated?)"
+        )
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), loaded))
+    except HumimicError as err:  # a value out of range, from the schema's checks
+        raise InputFileError(path, str(err)) from err
+    except Exception as err:
+        raise InputFileError(path, f"not a valid {stage} config ({_first_line(err)})") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -59,7 +59,12 @@ class TwoAdams:
 
 
 class SplitRatePPO(PPO):
-    """rsl-rl PPO whose critic has its own Adam at ``critic_learning_rate``."""
+    """rsl-rl PPO whose critic has its own Adam at ``critic_learning_rate``, and whose
+    update may use more torch threads than the collection (:attr:`update_threads`)."""
+
+    update_threads: int = 0
+    """Torch threads during :meth:`update` (0: leave torch's setting). The physics thread
+    pool is idle meanwhile, so the update may use every core (set by ``build_runner``)."""
 
     def __init__(self, *args: Any, critic_learning_rate: float = 1e-3, **kwargs: Any) -> None:
         """rsl-rl's constructor, then the optimiser is replaced by :class:`TwoAdams`."""
@@ -71,3 +76,14 @@ class SplitRatePPO(PPO):
             self.learning_rate,
             critic_learning_rate,
         )
+
+    def update(self) -> dict[str, float]:
+        """rsl-rl's PPO update, on :attr:`update_threads` torch threads."""
+        if self.update_threads < 1:
+            return super().update()
+        collect_threads = torch.get_num_threads()
+        torch.set_num_threads(self.update_threads)
+        try:
+            return super().update()
+        finally:
+            torch.set_num_threads(collect_threads)

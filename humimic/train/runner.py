@@ -10,12 +10,12 @@ TensorBoard event files. Ctrl-C saves a checkpoint before stopping.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import os
-import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,25 @@ from typing import Any
 import numpy as np
 import torch
 from rsl_rl.runners import OnPolicyRunner
-from rsl_rl.utils import check_nan
 
-from humimic.config.train import AlgoCfg, SimCfg, TrainCfg
+from humimic.config.store import load_yaml, to_yaml
+from humimic.config.train import AlgoCfg, TrainCfg
 from humimic.errors import ConfigError, HumimicError, InputFileError
 from humimic.files import atomic_write, check_can_create_folder
 from humimic.runs import RunDir
+from humimic.train.checkpoint import load_checkpoint, write_checkpoint
+from humimic.train.distributed import (
+    World,
+    configure_cpu_processes,
+    distributed_world,
+    share_machine,
+    update_threads,
+)
+from humimic.train.ppo import SplitRatePPO
+from humimic.train.progress import ProgressBar, TrainingLogger
+
+__all__ = ["World", "distributed_world", "load_checkpoint", "share_machine"]
+"""Re-exported for callers that import them from here (their home is named above)."""
 
 
 def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
@@ -73,65 +86,81 @@ def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
     }
 
 
-class TrackingRunner(OnPolicyRunner):
-    """``OnPolicyRunner`` whose checkpoints carry the env's adaptive state, with a progress
-    bar and Ctrl-C checkpointing. ``current_learning_iteration`` counts finished iterations.
+class _TimeLimitReachedError(Exception):
+    """Raised from the per-iteration callback to end rsl-rl's loop at the time limit."""
 
-    Several processes (``torchrun``/``humimic train --nproc``) train one policy: rsl-rl
-    averages gradients and normaliser statistics across ranks; here that also works between
-    CPU processes (gloo), not only CUDA devices (nccl). Rank 0 alone writes files.
+
+class TrackingRunner(OnPolicyRunner):
+    """rsl-rl's ``OnPolicyRunner``, used through its extension points.
+
+    What rsl-rl does not do, and how it is added:
+
+    - checkpoints carry the env's adaptive state and the RNG, are written atomically and
+      read without unpickling code (:meth:`save`/:meth:`load` overrides);
+    - ``current_learning_iteration`` counts *finished* iterations and checkpoints are named
+      by it (``model_<k>.pt`` after k iterations, every ``save_interval``); rsl-rl names
+      them by the 0-based index of the last iteration, so a resume repeats one number;
+    - a progress bar, Ctrl-C saving and a wall-time limit (:meth:`learn` around rsl-rl's
+      loop, with :class:`~humimic.train.progress.TrainingLogger`'s callback);
+    - several CPU processes train one policy over gloo, not only CUDA devices over nccl
+      (:func:`~humimic.train.distributed.configure_cpu_processes`). Rank 0 alone writes.
     """
 
+    def __init__(self, env: Any, train_cfg: dict[str, Any], log_dir: str | None = None,
+                 device: str = "cpu") -> None:  # fmt: skip
+        """rsl-rl's runner, with its logger replaced by :class:`TrainingLogger`."""
+        super().__init__(env, train_cfg, log_dir, device)
+        self.logger = TrainingLogger(
+            log_dir=log_dir, cfg=self.cfg, env_cfg=self.env.cfg, num_envs=self.env.num_envs,
+            is_distributed=self.is_distributed, gpu_world_size=self.gpu_world_size,
+            gpu_global_rank=self.gpu_global_rank, device=self.device,
+        )  # fmt: skip
+        self._learning = False
+        self._steps_per_s = 0.0
+
     def _configure_multi_gpu(self) -> None:
-        """rsl-rl's setup on CUDA; the same rank bookkeeping with gloo on the CPU."""
-        if not self.device.startswith("cpu"):
+        """rsl-rl's set-up on CUDA; the same rank bookkeeping with gloo on the CPU."""
+        if self.device.startswith("cpu"):
+            configure_cpu_processes(self)
+        else:
             super()._configure_multi_gpu()
-            return
-        world = distributed_world()
-        self.gpu_world_size, self.is_distributed = world.size, world.size > 1
-        self.gpu_local_rank, self.gpu_global_rank = world.local_rank, world.rank
-        if not self.is_distributed:
-            self.cfg["multi_gpu"] = None
-            return
-        self.cfg["multi_gpu"] = {
-            "global_rank": world.rank, "local_rank": world.local_rank, "world_size": world.size,
-        }  # fmt: skip
-        if not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("gloo", rank=world.rank, world_size=world.size)
 
     @property
     def is_main(self) -> bool:
         """Rank 0 (or the only process): the one that writes checkpoints and logs."""
         return self.gpu_global_rank == 0
 
-    def save(self, path: str, infos: dict | None = None) -> None:
+    def save(self, path: str, infos: dict[str, Any] | None = None) -> None:
         """Write rsl-rl's state plus ``env.state_dict()`` and the RNG state in ``infos``.
 
         Only tensors and plain types go in, so :func:`load_checkpoint` reads it with
         ``weights_only=True``; the file appears under its name only once complete.
+        While :meth:`learn` runs, rsl-rl's own calls (0-based names) are skipped: learn
+        saves by finished iterations instead.
         """
-        if not self.is_main:
-            return
+        if self.is_main and not self._learning:
+            self._write(path, infos)
+
+    def _write(self, path: str, infos: dict[str, Any] | None = None) -> None:
         extra = {"env": self.env.state_dict(), "torch_rng": torch.get_rng_state()}
         saved = self.alg.save()
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = {**(infos or {}), **extra}
-        buffer = io.BytesIO()  # torch's own file writer hides the OS error (disk full)
-        torch.save(saved, buffer)
-        atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
+        write_checkpoint(path, saved)
         self.logger.save_model(path, self.current_learning_iteration)
 
-    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
-             map_location: str | None = None) -> dict:  # fmt: skip
+    def load(self, path: str, load_cfg: dict[str, Any] | None = None, strict: bool = True,
+             map_location: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Load a checkpoint (models, optimiser, iteration, env state, RNG) without
         unpickling code (rsl-rl's own ``load`` uses ``weights_only=False``)."""
         return self.restore(load_checkpoint(path, map_location), load_cfg, strict)
 
-    def restore(self, loaded: dict, load_cfg: dict | None = None, strict: bool = True) -> dict:
+    def restore(self, loaded: dict[str, Any], load_cfg: dict[str, Any] | None = None,
+                strict: bool = True) -> dict[str, Any]:  # fmt: skip
         """Apply a checkpoint read by :func:`load_checkpoint`; returns its ``infos``."""
         if self.alg.load(loaded, load_cfg, strict):
             self.current_learning_iteration = int(loaded["iter"])
-        infos = loaded.get("infos") or {}
+        infos: dict[str, Any] = loaded.get("infos") or {}
         if "env" in infos:
             self.env.load_state_dict(infos["env"])
         if "torch_rng" in infos:
@@ -144,164 +173,49 @@ class TrackingRunner(OnPolicyRunner):
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False,
               progress: bool = True, time_limit_s: float = 0.0) -> None:  # fmt: skip
-        """Collect, update and log ``num_learning_iterations`` times; Ctrl-C saves first.
+        """rsl-rl's loop (collect, update, log) ``num_learning_iterations`` times, then a
+        checkpoint; Ctrl-C saves one before it propagates.
 
-        ``time_limit_s`` > 0 ends the loop after the first iteration that reaches it.
+        ``progress`` shows a bar instead of rsl-rl's table; ``time_limit_s`` > 0 ends
+        the loop after the first iteration that reaches it. Checkpoints are written only
+        where rsl-rl logs (rank 0 of a runner with a run folder).
         """
         t_end = time.monotonic() + time_limit_s if time_limit_s > 0 else math.inf
-        obs = self.env.get_observations().to(self.device)
-        self.alg.train_mode()
-        if self.is_distributed:  # every rank starts from rank 0's weights
-            self.alg.broadcast_parameters()
-        if self.logger.writer is None:
-            self.logger.init_logging_writer()
-        start = self.current_learning_iteration
-        bar = _progress(num_learning_iterations, progress and self.is_main)
+        bar = ProgressBar(num_learning_iterations, progress and self.is_main)
+        self.logger.quiet = progress
+        self.logger.on_iteration = functools.partial(self._finished, bar=bar, t_end=t_end)
+        self._learning = True
         try:
-            for it in range(start, start + num_learning_iterations):
-                obs = self._iteration(it, start, num_learning_iterations, obs, progress)
-                self.current_learning_iteration = it + 1
-                if self.current_learning_iteration % self.cfg["save_interval"] == 0:
-                    self.save(str(self.checkpoint_path()))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{self._steps_per_s:.0f} steps/s", refresh=False)
-                if time.monotonic() >= t_end:
-                    break
+            super().learn(num_learning_iterations, init_at_random_ep_len)
+        except _TimeLimitReachedError:
+            pass
         except KeyboardInterrupt:
-            self.save(str(self.checkpoint_path()))
+            self._learning = False
+            self._save_checkpoint()
             raise
         finally:
-            if bar is not None:
-                bar.close()
-        self.save(str(self.checkpoint_path()))
+            self._learning = False
+            self.logger.on_iteration = None
+            bar.close()
+        self._save_checkpoint()
 
-    def _iteration(self, it: int, start: int, count: int, obs: Any, quiet: bool) -> Any:
-        t0 = time.time()
-        with torch.inference_mode():
-            for _ in range(self.cfg["num_steps_per_env"]):
-                actions = self.alg.act(obs)
-                obs, rewards, dones, extras = self.env.step(actions.to(self.env.device))
-                if self.cfg.get("check_for_nan", True):
-                    check_nan(obs, rewards, dones)
-                self.alg.process_env_step(obs, rewards, dones, extras)
-                self.logger.process_env_step(rewards, dones, extras, None)
-            collect = time.time() - t0
-            self.alg.compute_returns(obs)
-        t1 = time.time()
-        collect_threads = torch.get_num_threads()
-        torch.set_num_threads(self.update_threads)  # the physics pool is idle meanwhile
-        try:
-            loss = self.alg.update()
-        finally:
-            torch.set_num_threads(collect_threads)
-        learn = time.time() - t1
+    def _finished(self, it: int, collect_s: float, learn_s: float, *, bar: ProgressBar,
+                  t_end: float) -> None:  # fmt: skip
+        """After iteration ``it`` (0-based): count it, save every ``save_interval``,
+        update the bar, stop at the time limit."""
+        self.current_learning_iteration = it + 1
+        if self.current_learning_iteration % self.cfg["save_interval"] == 0:
+            self._save_checkpoint()
         steps = self.cfg["num_steps_per_env"] * self.env.num_envs
-        self._steps_per_s = steps / max(collect + learn, 1e-9)
-        sink = io.StringIO() if quiet else None
-        with contextlib.redirect_stdout(sink) if sink else contextlib.nullcontext():
-            self.logger.log(
-                it=it, start_it=start, total_it=start + count, collect_time=collect,
-                learn_time=learn, loss_dict=loss, learning_rate=self.alg.learning_rate,
-                action_std=self.alg.get_policy().output_std, rnd_weight=None,
-            )  # fmt: skip
-        return obs
+        self._steps_per_s = steps / max(collect_s + learn_s, 1e-9)
+        bar.update(self._steps_per_s)
+        if time.monotonic() >= t_end:
+            raise _TimeLimitReachedError
 
-    _steps_per_s = 0.0
-    update_threads = 1
-    """Torch threads of the PPO update (set by :func:`build_runner`)."""
-
-
-CHECKPOINT_KEYS = ("actor_state_dict", "critic_state_dict", "optimizer_state_dict", "iter")
-"""Entries every humimic checkpoint has (rsl-rl's layout)."""
-
-
-def load_checkpoint(path: str | Path, map_location: str | None = None) -> dict[str, Any]:
-    """Read a ``model_<k>.pt`` with ``torch.load(weights_only=True)``: tensors and plain
-    containers only, so a crafted file cannot run code while it is read.
-
-    Raises:
-        InputFileError: not a readable checkpoint, or one that asks to unpickle code.
-    """
-    import pickle
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "checkpoint not found")
-    try:
-        loaded = torch.load(path, weights_only=True, map_location=map_location)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        detail = f"it names {found.group(1)}" if found else type(err).__name__
-        raise InputFileError(
-            path, f"refused: the checkpoint asks to run code, not only load tensors ({detail})"
-        ) from err
-    except Exception as err:  # torch raises many types for a corrupt file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputFileError(path, f"not a readable checkpoint ({first[:160]})") from err
-    if not isinstance(loaded, dict) or any(key not in loaded for key in CHECKPOINT_KEYS):
-        raise InputFileError(path, "not a humimic checkpoint (no policy/optimiser state)")
-    return loaded
-
-
-@dataclass(frozen=True)
-class World:
-    """This process's place among the training processes (torchrun's environment)."""
-
-    rank: int = 0
-    local_rank: int = 0
-    size: int = 1
-
-
-def distributed_world() -> World:
-    """Ranks from ``RANK``/``LOCAL_RANK``/``WORLD_SIZE`` (set by torchrun); one process without."""
-    try:
-        world = World(
-            int(os.getenv("RANK", "0")),
-            int(os.getenv("LOCAL_RANK", "0")),
-            int(os.getenv("WORLD_SIZE", "1")),
-        )
-    except ValueError as err:
-        raise ConfigError(f"RANK/LOCAL_RANK/WORLD_SIZE must be integers ({err})") from err
-    if not 0 <= world.rank < world.size or not 0 <= world.local_rank < world.size:
-        raise ConfigError(
-            f"RANK {world.rank} / LOCAL_RANK {world.local_rank} outside WORLD_SIZE {world.size}"
-        )
-    return world
-
-
-def share_machine(sim: SimCfg, world: World) -> SimCfg:
-    """Per-process sim settings when several training processes share a machine.
-
-    On CUDA each process takes the device of its local rank; on the CPU the physics
-    threads are split between the processes of this machine (``LOCAL_WORLD_SIZE``).
-    """
-    if world.size == 1:
-        return sim
-    if sim.device.startswith("cuda"):
-        return replace(sim, device=f"cuda:{world.local_rank}")
-    local = int(os.getenv("LOCAL_WORLD_SIZE", str(world.size)))
-    if sim.physics_threads == 0:
-        cores = len(os.sched_getaffinity(0))
-        return replace(sim, physics_threads=max(1, cores // max(local, 1)))
-    return sim
-
-
-def update_threads(sim: SimCfg, world: World) -> int:
-    """Torch threads for the PPO update: ``sim.update_threads``, or the usable cores
-    divided among the training processes of this machine."""
-    if sim.update_threads > 0:
-        return sim.update_threads
-    local = int(os.getenv("LOCAL_WORLD_SIZE", str(world.size)))
-    return max(1, len(os.sched_getaffinity(0)) // max(local, 1))
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="it", desc="train", dynamic_ncols=True)
+    def _save_checkpoint(self) -> None:
+        """The checkpoint of the current iteration count, where rsl-rl logs."""
+        if self.logger.writer is not None:
+            self._write(str(self.checkpoint_path()))
 
 
 def make_run_dir(cfg: TrainCfg) -> Path:
@@ -316,31 +230,20 @@ def make_run_dir(cfg: TrainCfg) -> Path:
 
 def save_config(cfg: TrainCfg, run_dir: Path) -> Path:
     """Write the resolved config as YAML into the run folder (atomically)."""
-    from omegaconf import OmegaConf
-
-    text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
+    text = to_yaml(cfg)
     return atomic_write(RunDir(run_dir).config, lambda p: p.write_text(text))
 
 
 def load_run_config(run_dir: Path) -> TrainCfg:
-    """The :class:`TrainCfg` saved in a run folder."""
-    from omegaconf import DictConfig, OmegaConf
+    """The :class:`TrainCfg` saved in a run folder.
 
+    Raises:
+        InputFileError: no, or a damaged, ``config.yaml`` (one line naming it).
+    """
     path = RunDir(run_dir).config
     if not path.is_file():
         raise InputFileError(path, "no config.yaml: not a humimic run folder")
-    try:
-        loaded = OmegaConf.load(path)
-        if not isinstance(loaded, DictConfig):
-            raise InputFileError(path, "not a mapping of config keys")
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainCfg), loaded))
-    except HumimicError as err:
-        if isinstance(err, InputFileError):
-            raise
-        raise InputFileError(path, str(err)) from err
-    except Exception as err:  # YAML and OmegaConf raise many types
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputFileError(path, f"not a valid run config ({first})") from err
+    cfg = load_yaml(path, "train")
     assert isinstance(cfg, TrainCfg)
     return cfg
 
@@ -365,7 +268,8 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     log_dir = str(run_dir) if run_dir and world.rank == 0 else None
     with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl prints the networks
         runner = TrackingRunner(env, train_cfg, log_dir, sim.device)
-    runner.update_threads = update_threads(sim, world)
+    assert isinstance(runner.alg, SplitRatePPO)  # rsl_train_cfg names it
+    runner.alg.update_threads = update_threads(sim, world)
     # Record the humimic checkout's git state in the run folder, not rsl-rl's.
     runner.logger.git_status_repos = [str(Path(__file__).resolve())]
     if checkpoint is not None:

@@ -17,7 +17,7 @@ from humimic.config.train import TrainCfg
 from humimic.envs.synthetic import arm_wave_clip
 from humimic.errors import HumimicError, InputFileError
 from humimic.motion.clip import save_clip
-from humimic.train.runner import build_runner, load_checkpoint, save_config
+from humimic.train.runner import build_runner, load_checkpoint, load_run_config, save_config
 
 SMALL = [
     "sim.num_envs=4",
@@ -175,3 +175,29 @@ def test_a_failing_checkpoint_write_leaves_no_truncated_file(
         runner.env.close()
     assert str(err.value) == f"{path}: cannot write (File too large)"
     assert list(run_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "incomplete train config (no task, sim, algo, runner; truncated?)"),
+        ("task:\n  action_scale: 0.25\n", "incomplete train config (no sim, algo, runner"),
+        ("- a\n- b\n", "not a mapping of config keys"),
+        ("task: [unclosed\n", "not a valid train config (while parsing"),
+        ("task: {}\nsim: {num_envs: -3}\nalgo: {}\nrunner: {}\n", "sim.num_envs must be >= 1"),
+    ],
+)
+def test_damaged_run_config_is_one_line_naming_it(
+    tmp_path: Path, text: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty or truncated config.yaml used to become the defaults silently."""
+    from humimic.cli.main import main
+
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(InputFileError) as err:
+        load_run_config(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'config.yaml'}: {problem}")
+    (tmp_path / "model_1.pt").write_bytes(b"")
+    assert main(["export", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and problem in lines[0]
