@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.motion.clip import save_clip
 from humimic.paths import REPO_ROOT
+from humimic.testing.synthetic_clips import arm_wave_clip
 
 
 def _bench_env():  # type: ignore[no-untyped-def]

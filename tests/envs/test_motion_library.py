@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from humimic.envs.motion_library import MotionLibrary, load_clips
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.errors import ConfigError
 from humimic.geometry.quat_torch import slerp
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 
 
 @pytest.fixture(scope="module")

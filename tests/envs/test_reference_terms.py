@@ -15,12 +15,12 @@ import torch
 from humimic.deploy.reference import ReferenceTrack
 from humimic.envs.motion_library import MotionLibrary
 from humimic.envs.step_data import ContactState, StepData
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.envs.terms import observations as obs
 from humimic.geometry import quat_np
 from humimic.motion.clip import save_clip
 from humimic.robot.spec import load_robot_spec
 from humimic.sim.backend import SimState
+from humimic.testing.synthetic_clips import arm_wave_clip
 
 AMP, PERIOD, FPS, DT = 0.4, 2.0, 50.0, 0.02
 SPEC = load_robot_spec("g1_23dof_lock_wrist")

@@ -9,12 +9,12 @@ import torch
 from humimic.config.store import compose
 from humimic.config.train import RandomizationCfg
 from humimic.envs.randomization import DomainRandomizer
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.envs.tracking_env import TrackingEnv
 from humimic.errors import ConfigError
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
 from humimic.sim import SimBackend, make_backend
+from humimic.testing.synthetic_clips import arm_wave_clip
 
 N = 4
 

@@ -10,10 +10,10 @@ import torch
 
 from humimic.config.store import compose
 from humimic.config.train import ObsTermCfg, TrainCfg
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.envs.tracking_env import TrackingEnv
 from humimic.errors import ConfigError
 from humimic.motion.clip import RobotClip, save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from humimic.config.store import compose
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.envs.tracking_env import TrackingEnv
 from humimic.errors import ConfigError
 from humimic.motion.clip import RobotClip
+from humimic.testing.synthetic_clips import arm_wave_clip
 
 STEPS = 60
 N = 4

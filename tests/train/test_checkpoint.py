@@ -14,9 +14,9 @@ import torch
 from humimic.cli.main import main
 from humimic.config.store import compose
 from humimic.config.train import TrainCfg
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.errors import HumimicError, InputFileError
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.runner import build_runner, load_checkpoint, load_run_config, save_config
 
 SMALL = [

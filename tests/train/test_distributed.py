@@ -12,9 +12,9 @@ import torch
 
 from humimic.config.store import compose
 from humimic.config.train import SimCfg
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.errors import ConfigError
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.runner import World, distributed_world, share_machine
 
 WORKER = Path(__file__).with_name("dist_worker.py")

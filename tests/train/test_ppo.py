@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.ppo import SplitRatePPO, TwoAdams
 from humimic.train.runner import build_runner
 from tests.train.test_train import small_cfg

@@ -12,10 +12,10 @@ import torch
 
 from humimic.config.store import compose
 from humimic.config.train import TrainCfg
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.errors import ConfigError, InputFileError
 from humimic.eval.runner import evaluate, resolve_checkpoint
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.runner import build_runner, load_run_config, rsl_train_cfg, train
 
 SMALL_NETS = [
