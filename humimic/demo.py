@@ -121,9 +121,8 @@ def run_demo(
     if video:
         from humimic.viz.robot_view import show_robot
 
-        result.artifacts.append(
-            show_robot("g1_23dof_lock_wrist", out_dir / "robot.mp4", 4.0, 640, 480)
-        )
+        robot_video = show_robot("g1_23dof_lock_wrist", out_dir / "robot.mp4", 4.0, 640, 480)
+        result.artifacts += [robot_video] if robot_video is not None else []
 
     print(f"[2/5] reference clip: re-assess {clip_path.name}", flush=True)
     clip_in = load_clip(clip_path)
@@ -137,9 +136,8 @@ def run_demo(
     if video:
         from humimic.viz.robot_view import show_clip
 
-        result.artifacts.append(
-            show_clip(clip_path, out_dir / f"{clip_out.stem}.mp4", None, 640, 480)
-        )
+        clip_video = show_clip(clip_path, out_dir / f"{clip_out.stem}.mp4", None, 640, 480)
+        result.artifacts += [clip_video] if clip_video is not None else []
     train_stages(result, out_dir / clip_path.name, iterations, num_envs, video)
     summary = out_dir / "demo.json"
     text = json.dumps(result.figures, indent=2) + "\n"
@@ -228,21 +226,20 @@ def train_stages(
     metrics_path = evaluate(run_dir, episodes=2, video=video, out_dir=out_dir / "eval")
     keys = ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "episode_length_ratio", "success_rate")
     was, now = json.loads(before.read_text()), json.loads(metrics_path.read_text())
-    result.figures["eval"] = {
-        k: {"untrained": was[k]["mean"], "trained": now[k]["mean"]} for k in keys if k in now
-    }
-    for key, pair in result.figures["eval"].items():
+    pairs = {k: {"untrained": was[k]["mean"], "trained": now[k]["mean"]} for k in keys if k in now}
+    result.figures["eval"] = pairs
+    for key, pair in pairs.items():
         print(f"      {key}: {pair['untrained']:.4g} -> {pair['trained']:.4g}")
     result.artifacts += [before, metrics_path]
 
     print("[5/5] export the controller and run the sim-to-sim gate", flush=True)
     controller = export_controller(run_dir, out_dir / "controller")
     report = run_sim2sim(controller, video=controller / "sim2sim.mp4" if video else None)
-    gate = report["gate"]
-    result.figures["sim2sim_gate"] = gate
-    verdict = "PASSED" if gate["passed"] else "FAILED: " + "; ".join(gate["reasons"])
+    gate = report.gate
+    result.figures["sim2sim_gate"] = gate.to_json()
+    verdict = "PASSED" if gate.passed else "FAILED: " + "; ".join(gate.reasons)
     print(f"      gate {verdict}")
-    if not gate["passed"]:
+    if not gate.passed:
         print(
             "      (train longer: humimic train CLIP runner.time_limit_min=30, or on a GPU "
             "preset=pbhc --backend mujoco_warp sim.device=cuda)"

@@ -215,9 +215,9 @@ class TaskCfg:
         for group, gcfg in self.observations.items():
             where = f"task.observations.{group}"
             check_range(f"{where}.clip", gcfg.clip, 0.0, low_open=True)
-            for name, term in gcfg.terms.items():
-                check_range(f"{where}.terms.{name}.scale", term.scale)
-                check_range(f"{where}.terms.{name}.noise", term.noise, 0.0)
+            for name, obs in gcfg.terms.items():
+                check_range(f"{where}.terms.{name}.scale", obs.scale)
+                check_range(f"{where}.terms.{name}.noise", obs.noise, 0.0)
             unknown = [t for t in gcfg.history_terms if t not in gcfg.terms]
             if unknown:
                 raise ConfigError(

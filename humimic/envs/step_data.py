@@ -66,7 +66,8 @@ class StepData:
     """(N,) bool, ended by a failure (not a time-out) this step."""
     time_out: Tensor | None = None
     """(N,) bool, reached the clip end this step."""
-    far_distance_m: float = 1.5
+    far_distance_m: float | Tensor = 1.5
+    """Motion-far termination distance, m (the curriculum's 0-dim tensor during training)."""
     motion: MotionLibrary | None = None
     clip_ids: Tensor | None = None
     times_s: Tensor | None = None

@@ -178,7 +178,8 @@ class TrackingEnv:
         nan = self.backend.nan_worlds()
         self.episode_length_buf += 1
         self._refresh()
-        failed, time_out, log = self.terminations.compute(d)
+        failed, time_out, done_log = self.terminations.compute(d)
+        log: dict[str, Tensor | float] = {**done_log}
         failed = (failed | nan) & ~time_out
         d.terminated, d.time_out = failed, time_out
         reward = self.rewards.compute(d, self.curriculum.penalty_scale)
@@ -208,8 +209,9 @@ class TrackingEnv:
             extra = f" sigma={cfg.sigma}" if cfg.sigma else ""
             extra += " (curriculum)" if cfg.curriculum else ""
             lines.append(f"  reward {key:<20} {cfg.fn or key:<20} w={cfg.weight:g}{extra}")
-        for key, cfg in self.terminations.cfgs.items():
-            lines.append(f"  done {key:<22} {cfg.fn or key}{' (time-out)' if cfg.time_out else ''}")
+        for key, done in self.terminations.cfgs.items():
+            timeout = " (time-out)" if done.time_out else ""
+            lines.append(f"  done {key:<22} {done.fn or key}{timeout}")
         return "\n".join(lines)
 
     def obs_layout(self) -> dict[str, list[ObsSlice]]:
@@ -221,6 +223,7 @@ class TrackingEnv:
         """Joint targets of the zero action, (N, J), rad (see ``TaskCfg.action_mode``)."""
         d = self.d
         if self.cfg.action_mode == "residual":
+            assert d.times_s is not None  # set by every reset
             return self.motion.state(self.clip_ids, d.times_s + self.control_dt).joint_pos
         return d.default_joint_pos
 
@@ -267,6 +270,7 @@ class TrackingEnv:
         self.curriculum.update(steps.mean(), int(ids.numel()))
         m = self.cfg.motion
         if m.adaptive_sampling:
+            assert self.d.times_s is not None  # set by every reset
             self.motion.record_episodes(
                 self.clip_ids[ids], self.d.times_s[ids], failed[ids], m.sampling_alpha
             )

@@ -70,7 +70,7 @@ class SplitRatePPO(PPO):
         """rsl-rl's constructor, then the optimiser is replaced by :class:`TwoAdams`."""
         super().__init__(*args, **kwargs)
         self.critic_learning_rate = critic_learning_rate
-        self.optimizer = TwoAdams(  # type: ignore[assignment]
+        self.optimizer = TwoAdams(
             self.actor.parameters(),
             self.critic.parameters(),
             self.learning_rate,
