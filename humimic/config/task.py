@@ -15,6 +15,26 @@ from typing import Any
 from humimic.config.checks import check_range
 from humimic.errors import ConfigError
 
+TERM_ALIASES: dict[str, dict[str, str]] = {
+    "observation": {
+        "base_ang_vel": "root_ang_vel_b",
+        "base_lin_vel": "root_lin_vel_b",
+        "dof_pos": "joint_pos_rel",
+        "dof_vel": "joint_vel",
+    },
+    "reward": {"dof_pos_limits": "joint_pos_limits", "dof_vel_limits": "joint_vel_limits"},
+    "termination": {},
+}
+"""PBHC's term names -> humimic's (docs/conventions.md, vocabulary): configs and
+controller manifests written with the old names still load."""
+
+
+def canonical_term(kind: str, name: str) -> str:
+    """humimic's name of a ``kind`` term ("observation", "reward", ...) for ``name``,
+    which may be a PBHC alias (:data:`TERM_ALIASES`)."""
+    return TERM_ALIASES.get(kind, {}).get(name, name)
+
+
 ACTION_MODES = ("default", "residual")
 """Joint-target bases (:attr:`TaskCfg.action_mode`)."""
 
@@ -218,6 +238,7 @@ class TaskCfg:
             for name, obs in gcfg.terms.items():
                 check_range(f"{where}.terms.{name}.scale", obs.scale)
                 check_range(f"{where}.terms.{name}.noise", obs.noise, 0.0)
+            _refuse_aliased_twice(f"{where}.terms", gcfg.terms, "observation")
             unknown = [t for t in gcfg.history_terms if t not in gcfg.terms]
             if unknown:
                 raise ConfigError(
@@ -235,4 +256,15 @@ class TaskCfg:
             raise ConfigError(
                 f"task.action_mode must be one of {', '.join(ACTION_MODES)}, got"
                 f" '{self.action_mode}'"
+            )
+
+
+def _refuse_aliased_twice(where: str, terms: dict[str, Any], kind: str) -> None:
+    """Refuse a term listed under both its name and its PBHC alias (an override written
+    with the old name would otherwise add the same observation a second time)."""
+    for old, new in TERM_ALIASES[kind].items():
+        if old in terms and new in terms:
+            raise ConfigError(
+                f"{where}: '{old}' and '{new}' are the same {kind} term ('{old}' is PBHC's"
+                f" name for '{new}'); keep one"
             )

@@ -9,9 +9,12 @@ built, so it never contains the current frame. Numpy only.
 Deployable terms (the training term functions of the same name):
 
 * ``actions``: the last policy output (after the ±action_clip clamp), zero after a reset.
-* ``base_ang_vel``: pelvis angular velocity in the pelvis frame (IMU gyro), rad/s.
-* ``dof_pos``: joint positions minus the default pose, rad.
-* ``dof_vel``: joint velocities, rad/s.
+* ``root_ang_vel_b``: pelvis angular velocity in the pelvis frame (IMU gyro), rad/s.
+* ``joint_pos_rel``: joint positions minus the default pose, rad.
+* ``joint_vel``: joint velocities, rad/s.
+
+Manifests of older exports name terms by PBHC's words (``base_ang_vel``, ``dof_pos``,
+``dof_vel``); they are read through :data:`humimic.config.task.TERM_ALIASES`.
 * ``projected_gravity``: ``(0, 0, −1)`` in the pelvis frame, from the IMU quaternion (wxyz).
 * ``ref_motion_phase``: ``clamp(t / duration, 0, 1)`` with ``t`` the clip clock.
 * ``ref_joint_pos`` / ``ref_joint_vel`` / ``ref_projected_gravity``: the controller's
@@ -29,6 +32,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from humimic.config.task import canonical_term
 from humimic.deploy.reference import ReferenceTrack
 from humimic.deploy.safety import RobotState
 from humimic.errors import ConfigError
@@ -62,9 +66,11 @@ def _term_fns(
 
     fns: dict[str, Callable[..., TermFn]] = {
         "actions": lambda: lambda s, a, p, t: a,
-        "base_ang_vel": lambda: lambda s, a, p, t: np.asarray(s.gyro_b, np.float64),
-        "dof_pos": lambda: lambda s, a, p, t: np.asarray(s.joint_pos, np.float64) - default_pos,
-        "dof_vel": lambda: lambda s, a, p, t: np.asarray(s.joint_vel, np.float64),
+        "root_ang_vel_b": lambda: lambda s, a, p, t: np.asarray(s.gyro_b, np.float64),
+        "joint_pos_rel": lambda: (
+            lambda s, a, p, t: np.asarray(s.joint_pos, np.float64) - default_pos
+        ),
+        "joint_vel": lambda: lambda s, a, p, t: np.asarray(s.joint_vel, np.float64),
         "projected_gravity": lambda: lambda s, a, p, t: _gravity_b(s.quat_wxyz),
         "ref_motion_phase": lambda: lambda s, a, p, t: np.array([p]),
     }
@@ -78,7 +84,7 @@ def _term_fns(
 def expected_sizes(num_joints: int) -> dict[str, int]:
     """Width of each deployable term for ``num_joints`` joints."""
     j = num_joints
-    return {"actions": j, "base_ang_vel": 3, "dof_pos": j, "dof_vel": j,
+    return {"actions": j, "root_ang_vel_b": 3, "joint_pos_rel": j, "joint_vel": j,
             "projected_gravity": 3, "ref_motion_phase": 1, "ref_joint_pos": j,
             "ref_joint_vel": j, "ref_projected_gravity": 3}  # fmt: skip
 
@@ -102,25 +108,26 @@ class ObservationBuilder:
         default = np.asarray(manifest.default_joint_pos, np.float64)
         fns = _term_fns(default, reference, float(manifest.control_dt))
         sizes = expected_sizes(manifest.num_joints)
-        for t in obs.terms:
-            if t.fn in REFERENCE_TERMS and reference is None:
+        kinds = [canonical_term("observation", t.fn) for t in obs.terms]
+        for t, fn in zip(obs.terms, kinds, strict=True):
+            if fn in REFERENCE_TERMS and reference is None:
                 raise ConfigError(
                     f"controller observation term '{t.name}' ({t.fn}) needs the reference clip"
                 )
-            if t.fn not in fns:
+            if fn not in fns:
                 raise ConfigError(
                     f"controller observation term '{t.name}' ({t.fn}) cannot be built on the"
                     f" robot; deployable terms: {sorted(fns)}"
                 )
-            if t.size != sizes[t.fn]:
+            if t.size != sizes[fn]:
                 raise ConfigError(
                     f"controller observation term '{t.name}' has size {t.size}, expected"
-                    f" {sizes[t.fn]} for {manifest.num_joints} joints"
+                    f" {sizes[fn]} for {manifest.num_joints} joints"
                 )
         self.dim = obs.dim
         self.clip = float(obs.clip)
         try:
-            self._fns = [fns[t.fn](**t.params) for t in obs.terms]
+            self._fns = [fns[fn](**t.params) for t, fn in zip(obs.terms, kinds, strict=True)]
         except TypeError as err:
             raise ConfigError(f"controller observation term parameters: {err}") from None
         self._scale = np.concatenate([np.full(t.size, t.scale) for t in obs.terms])

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import Tensor
 
+from humimic.config.task import canonical_term
 from humimic.errors import ConfigError
 
 TermFn = Callable[..., Tensor]
@@ -43,13 +44,15 @@ def bind(kind: str, where: str, name: str, params: dict[str, Any]) -> Callable[[
     Args:
         kind: "observation", "reward" or "termination".
         where: Config key of the term for messages, e.g. ``"task.rewards.feet_pos"``.
-        name: Registered function name.
+        name: Registered function name (or a PBHC alias of one, see
+            :data:`~humimic.config.task.TERM_ALIASES`).
         params: Keyword arguments from the config.
 
     Raises:
         ConfigError: Unknown name, unknown or missing parameter.
     """
     _load_terms()
+    name = canonical_term(kind, name)
     fn = _REGISTRY[kind].get(name)
     if fn is None:
         known = ", ".join(sorted(_REGISTRY[kind]))

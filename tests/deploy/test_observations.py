@@ -126,6 +126,30 @@ def test_hand_computed_terms_history_and_clip() -> None:
     np.testing.assert_array_equal(b.build(state, np.zeros(23), 0.0)[7:], np.zeros(8))
 
 
+def test_old_manifest_term_names_build_the_same_vector() -> None:
+    """A manifest exported before the rename names terms by PBHC's words (alias on read)."""
+    manifest = load_manifest(exported())
+    default = np.asarray(manifest.default_joint_pos)
+
+    def build(names: tuple[str, str, str]) -> np.ndarray:
+        terms = [ObservationTerm(names[0], names[0], 3, 0.25),
+                 ObservationTerm(names[1], names[1], 23, 1.0),
+                 ObservationTerm(names[2], names[2], 23, 0.05)]  # fmt: skip
+        obs = ObservationSpec("actor", terms, 1, list(names), 100.0)
+        builder = ObservationBuilder(replace(manifest, observation=obs))
+        return builder.build(state, np.zeros(23), 0.0)
+
+    state = RobotState(
+        joint_pos=default + 0.1, joint_vel=np.full(23, 2.0),
+        quat_wxyz=np.array([1.0, 0.0, 0.0, 0.0]), gyro_b=np.array([0.4, -0.8, 1.2]),
+    )  # fmt: skip
+    new = build(("root_ang_vel_b", "joint_pos_rel", "joint_vel"))
+    np.testing.assert_allclose(new[:3], [0.1, -0.2, 0.3], atol=1e-12)
+    np.testing.assert_allclose(new[3:26], np.full(23, 0.1), atol=1e-12)
+    np.testing.assert_allclose(new[26:49], np.full(23, 0.1), atol=1e-12)
+    np.testing.assert_array_equal(build(("base_ang_vel", "dof_pos", "dof_vel")), new)
+
+
 def test_refuses_terms_it_cannot_build() -> None:
     manifest = load_manifest(exported())
     terms = [ObservationTerm("ref_future", "ref_future", 5 * 29, 1.0)]

@@ -84,9 +84,9 @@ def test_contact_and_feet_terms() -> None:
 def test_limit_penalties() -> None:
     d = make_data()
     d.robot.joint_pos[0] = torch.tensor([1.0, -0.97, 0.0])
-    assert rew.dof_pos_limits(d, soft=0.95)[0].item() == pytest.approx(0.05 + 0.02)
+    assert rew.joint_pos_limits(d, soft=0.95)[0].item() == pytest.approx(0.05 + 0.02)
     d.robot.joint_vel[0] = torch.tensor([9.7, -12.0, 0.0])
-    assert rew.dof_vel_limits(d, soft=0.95)[0].item() == pytest.approx(0.2 + 1.0)
+    assert rew.joint_vel_limits(d, soft=0.95)[0].item() == pytest.approx(0.2 + 1.0)
     d.robot.applied_torque[1] = torch.tensor([17.5, 0.0, -30.0])
     assert rew.torque_limits(d, soft=0.85)[1].item() == pytest.approx(0.5 + 1.0)
     assert rew.torques(d)[1].item() == pytest.approx(17.5**2 + 900)
@@ -107,7 +107,7 @@ def test_observations_in_rotated_frames() -> None:
     d.ref.body_pos_w[1, 0] = torch.tensor([1.0, 0.0, 0.0])
     local = obs.dif_local_body_pos(d)[1].view(B, 3)
     assert local[0].tolist() == pytest.approx([0.0, -1.0, 0.0], abs=1e-6)
-    assert obs.dof_pos(d)[0].tolist() == pytest.approx([-0.1, -0.2, -0.3])
+    assert obs.joint_pos_rel(d)[0].tolist() == pytest.approx([-0.1, -0.2, -0.3])
     assert obs.ref_motion_phase(d).flatten().tolist() == [0.25, 0.5]
 
 

@@ -47,7 +47,7 @@ def test_actor_obs_is_380_for_23_dof_and_env_runs_without_nan(clip: RobotClip) -
         assert obs["actor"].shape == (4, 380)  # 76 now + 4 x 76 history (PBHC)
         layout = env.obs_layout()["actor"]
         assert [(s.term, s.stop - s.start) for s in layout[:6]] == [
-            ("actions", 23), ("base_ang_vel", 3), ("dof_pos", 23), ("dof_vel", 23),
+            ("actions", 23), ("root_ang_vel_b", 3), ("joint_pos_rel", 23), ("joint_vel", 23),
             ("projected_gravity", 3), ("ref_motion_phase", 1),
         ]  # fmt: skip
         assert layout[-1].stop == 380 and layout[-1].history == 4
@@ -228,3 +228,21 @@ def test_reference_after_resets_equals_a_full_lookup(clip: RobotClip) -> None:
         assert resets >= 8
     finally:
         env.close()
+
+
+def test_pbhc_term_names_are_aliases(clip: RobotClip, tmp_path: Path) -> None:
+    """An old name builds the same term; the old and new name together are refused."""
+    from humimic.envs.registry import bind
+
+    assert (
+        bind("observation", "k", "dof_pos", {}).func
+        is bind("observation", "k", "joint_pos_rel", {}).func
+    )
+    assert bind("reward", "k", "dof_vel_limits", {"soft": 0.9}).func.__name__ == (
+        "joint_vel_limits"
+    )
+    from humimic.config.train import ObsGroupCfg, TaskCfg
+
+    twice = ObsGroupCfg(terms={"joint_pos_rel": ObsTermCfg(), "dof_pos": ObsTermCfg(noise=0.02)})
+    with pytest.raises(ConfigError, match=r"'dof_pos' and 'joint_pos_rel' are the same"):
+        TaskCfg(observations={"actor": twice, "critic": ObsGroupCfg()})

@@ -21,25 +21,25 @@ def actions(d: StepData) -> Tensor:
 
 
 @register("observation")
-def base_ang_vel(d: StepData) -> Tensor:
+def root_ang_vel_b(d: StepData) -> Tensor:
     """Root angular velocity in the root frame, (N, 3), rad/s."""
     return d.robot.root_ang_vel_b
 
 
 @register("observation")
-def base_lin_vel(d: StepData) -> Tensor:
+def root_lin_vel_b(d: StepData) -> Tensor:
     """Root linear velocity in the root frame, (N, 3), m/s (privileged)."""
     return quat_torch.rotate_inverse(d.robot.root_quat_w, d.robot.root_lin_vel_w)
 
 
 @register("observation")
-def dof_pos(d: StepData) -> Tensor:
+def joint_pos_rel(d: StepData) -> Tensor:
     """Joint positions minus the default pose, (N, J), rad."""
     return d.robot.joint_pos - d.default_joint_pos
 
 
 @register("observation")
-def dof_vel(d: StepData) -> Tensor:
+def joint_vel(d: StepData) -> Tensor:
     """Joint velocities, (N, J), rad/s."""
     return d.robot.joint_vel
 

@@ -150,7 +150,7 @@ def slippage(d: StepData) -> Tensor:
 
 
 @register("reward")
-def dof_pos_limits(d: StepData, soft: float = 0.95) -> Tensor:
+def joint_pos_limits(d: StepData, soft: float = 0.95) -> Tensor:
     """Σ violation of the soft limits (centre ± soft·half range), rad."""
     centre = d.joint_pos_limits.mean(dim=1)
     half = 0.5 * (d.joint_pos_limits[:, 1] - d.joint_pos_limits[:, 0]) * soft
@@ -161,7 +161,7 @@ def dof_pos_limits(d: StepData, soft: float = 0.95) -> Tensor:
 
 
 @register("reward")
-def dof_vel_limits(d: StepData, soft: float = 0.95) -> Tensor:
+def joint_vel_limits(d: StepData, soft: float = 0.95) -> Tensor:
     """Σ clip(|q̇| − soft·q̇_max, 0, 1), rad/s."""
     excess = d.robot.joint_vel.abs() - soft * d.joint_vel_limits
     return excess.clamp(0.0, 1.0).sum(dim=1)
