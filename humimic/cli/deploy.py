@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from humimic.deploy.gate import GateVerdict
 
 HELP = "run a controller on a G1 (or the simulated G1) over DDS with the safety layer"
 EPILOG = """\
@@ -54,6 +58,14 @@ def check_options(args: argparse.Namespace) -> None:
     check_number("--duration", args.duration, 0.02, 1e7, optional=True)
     check_number("--stale-state-ms", args.stale_state_ms, 1.0, 1000.0)
     check_number("--max-period-ms", args.max_period_ms, 20.0, 10000.0)
+
+
+def gate_line(verdict: GateVerdict | None) -> str:
+    """What the runtime's gate check found, for the operator (the CLI only reports it)."""
+    if verdict is None:
+        return "sim2sim gate: skipped (--no-gate, loopback only)"
+    onnx = (verdict.controller_sha256 or "")[:12]
+    return f"sim2sim gate: passed for controller.onnx sha256 {onnx}…"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
         args.domain_id if args.domain_id is not None else (1 if loopback else 0), args.iface
     )
     try:  # the runtime checks the sim2sim gate (exact controller bytes) before it starts
-        summary = DeployRuntime(controller, spec, node, variant, safety, options).run()
+        runtime = DeployRuntime(controller, spec, node, variant, safety, options)
+        print(gate_line(runtime.gate), flush=True)
+        summary = runtime.run()
     finally:
         node.close()
     print(f"exit: {summary.exit_reason}; log: {log_dir}")

@@ -31,9 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the headline metrics."""
-    import json
-
     from humimic.errors import ConfigError
+    from humimic.eval.report import read_eval_report
     from humimic.eval.runner import evaluate
     from humimic.files import check_can_create_folder
 
@@ -50,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
         noise=args.noise,
         randomize=args.randomize,
     )
-    metrics = json.loads(path.read_text())
+    report = read_eval_report(path)
+    m = report.metrics
     for key in ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "success_rate"):
-        if key in metrics:
-            unit = metrics.get("units", {}).get(key, "")
-            print(f"{key}: {metrics[key]['mean']:.1f} ± {metrics[key]['std']:.1f} {unit}")
-    per = metrics.get("per_episode", {}).get("success", [])
+        s = m.summary(key)
+        print(f"{key}: {s.mean:.1f} ± {s.std:.1f} {m.units.get(key, '')}")
+    per = m.per_episode.success
     print(f"episodes succeeded: {int(sum(per))} of {len(per)}")
     print(f"metrics: {path}")
     return 0

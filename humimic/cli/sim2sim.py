@@ -34,6 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the gate, print the verdict; exit code 1 when it fails."""
+    from dataclasses import asdict
+
     from humimic.deploy.options import check_number
     from humimic.deploy.sim2sim import run_sim2sim
 
@@ -41,16 +43,17 @@ def run(args: argparse.Namespace) -> int:
     check_number("--max-delay-ms", args.max_delay_ms, 0.0, 1000.0)
     out = args.out if args.out is not None else args.controller
     video = None if args.no_video else out / "sim2sim.mp4"
-    metrics = run_sim2sim(
+    report = run_sim2sim(
         args.controller, episodes=args.episodes, seed=args.seed, max_delay_ms=args.max_delay_ms,
         sensor_noise=not args.no_noise, video=video, out=out,
     )  # fmt: skip
-    gate = metrics["gate"]
+    gate, m = report.gate, report.metrics
     for key in ("E_mpbpe", "E_g_mpbpe", "E_mpjpe"):
-        print(f"{key}: {metrics[key]['mean']:.1f} {metrics['units'][key]}")
-    limits = ", ".join(f"{k} {v}" for k, v in gate["thresholds"].items())
-    print(f"gate: {'PASSED' if gate['passed'] else 'FAILED'} ({limits})")
-    for reason in gate["reasons"]:
+        print(f"{key}: {m.summary(key).mean:.1f} {m.units[key]}")
+    required = asdict(gate.thresholds) if gate.thresholds is not None else {}
+    limits = ", ".join(f"{k} {v}" for k, v in required.items())
+    print(f"gate: {'PASSED' if gate.passed else 'FAILED'} ({limits})")
+    for reason in gate.reasons:
         print(f"  {reason}")
     print(f"metrics: {out / 'metrics.json'}")
-    return 0 if gate["passed"] else 1
+    return 0 if gate.passed else 1

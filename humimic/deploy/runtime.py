@@ -17,9 +17,6 @@ any fault; 1 after a fault; 130 / 143 after SIGINT / SIGTERM (damping sent first
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import signal
 import threading
 import time
@@ -44,10 +41,11 @@ from humimic.deploy.dds.motor_map import (
     SDK_POS_LIMITS,
     expected_mode_machine,
 )
-from humimic.deploy.remote import StdinButtons, decode_buttons
+from humimic.deploy.gate import GateVerdict, require_gate
+from humimic.deploy.remote import decode_buttons
+from humimic.deploy.runlog import RunLog
 from humimic.deploy.safety import (
     Controller,
-    HoldDefaultController,
     JointCommand,
     RobotState,
     SafetyConfig,
@@ -57,7 +55,6 @@ from humimic.deploy.safety import (
 )
 from humimic.errors import ConfigError, HumimicError
 
-STATE_CODES = {s: i for i, s in enumerate(SafetyState)}
 SIGNAL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -127,9 +124,15 @@ class DeployRuntime:
         options: loop options.
 
     Raises:
-        HumimicError: an :class:`~humimic.deploy.policy.OnnxController` without a passed
-            sim2sim verdict for its exact bytes (unless ``skip_gate``), or ``skip_gate`` /
+        HumimicError: before any DDS writer exists, a controller without a passed sim2sim
+            verdict for its exact bytes (:func:`~humimic.deploy.gate.require_gate`: an
+            OnnxController with a missing, failed or stale verdict, or any controller other
+            than the built-in hold-default one), unless ``skip_gate``; or ``skip_gate`` /
             ``unattended`` on an interface that is not loopback by address.
+
+    Attributes:
+        gate: the verdict that was checked (None for the hold-default controller or when
+            skipped on loopback).
     """
 
     def __init__(
@@ -143,7 +146,9 @@ class DeployRuntime:
     ) -> None:
         self.spec = spec
         self.opt = options or RuntimeOptions()
-        _check_gate(controller, node.interface, self.opt)
+        _check_loopback_options(node.interface, self.opt)
+        # the one interlock before hardware: every caller of the runtime passes through it
+        self.gate: GateVerdict | None = require_gate(controller, node.interface, self.opt.skip_gate)
         self.mode_machine = expected_mode_machine(variant)
         self.slots = np.asarray(spec.motor_index, dtype=np.int64)
         self.cfg = safety or SafetyConfig(joint_vel_limit=np.asarray(spec.velocity_limit, float))
@@ -175,7 +180,7 @@ class DeployRuntime:
         self._state_sub = node.subscriber(TOPIC_LOWSTATE, LowState_, callback=self._on_state)
         self._foreign = node.subscriber(TOPIC_LOWCMD, LowCmd_, ignore_local=True)
         self._writer = node.publisher(TOPIC_LOWCMD, LowCmd_)
-        self._log = _RunLog(self.opt.log_dir)
+        self._log = RunLog(self.opt.log_dir)
 
     # ---- inputs -------------------------------------------------------------------------
     def _on_state(self, msg: LowState_) -> None:
@@ -407,132 +412,13 @@ class DeployRuntime:
         return {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _check_gate(controller: Controller, interface: str, opt: RuntimeOptions) -> None:
-    """The start-up refusals that need no robot: the gate and the loopback-only options."""
-    from humimic.deploy.gate import check_gate
-    from humimic.deploy.policy import OnnxController
-
-    loopback = is_loopback_interface(interface)
-    if opt.unattended and not loopback:
+def _check_loopback_options(interface: str, opt: RuntimeOptions) -> None:
+    """Refuse unattended operation on an interface that is not loopback by address."""
+    if opt.unattended and not is_loopback_interface(interface):
         raise ConfigError(f"unattended operation is only allowed on loopback, not {interface}")
-    if opt.skip_gate and not loopback:
-        raise ConfigError(f"skipping the sim2sim gate is only allowed on loopback, not {interface}")
-    if isinstance(controller, OnnxController) and not opt.skip_gate:
-        check_gate(controller.dir, controller.onnx_sha256, controller.manifest_sha256)
 
 
-class _RunLog:
-    """events.jsonl (flushed as it goes) and steps.npz (written at close) in a run folder."""
+if __name__ == "__main__":  # the hold-default runner (kept here: tests and tools start it so)
+    from humimic.deploy.hold_default import main
 
-    def __init__(self, log_dir: Path | None) -> None:
-        self.dir = log_dir
-        self._rows: dict[str, list[Any]] = {k: [] for k in _STEP_KEYS}
-        self._events = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            self._events = open(log_dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-
-    def event(self, time_s: float, kind: str, **info: Any) -> None:
-        if self._events is not None:
-            row = {"wall": time.time(), "t": round(time_s, 4), "event": kind, **info}
-            self._events.write(json.dumps(row, default=str) + "\n")
-            self._events.flush()
-
-    def step(self, rs: RobotState, cmd: JointCommand, state: SafetyState) -> None:
-        if self.dir is None:
-            return
-        values = (rs.time_s, STATE_CODES[state], rs.tick, rs.age_s, rs.joint_pos, rs.joint_vel,
-                  rs.quat_wxyz, rs.gyro_b, cmd.q, cmd.kp, cmd.kd)  # fmt: skip
-        for k, v in zip(_STEP_KEYS, values):
-            self._rows[k].append(v)
-
-    def close(self) -> None:
-        if self._events is not None:
-            self._events.close()
-            self._events = None
-        if self.dir is None or not self._rows["time_s"]:
-            return
-        arrays = {k: np.asarray(v) for k, v in self._rows.items()}
-        arrays["state_names"] = np.array([str(s) for s in SafetyState])
-        tmp = self.dir / "steps.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, self.dir / "steps.npz")
-
-
-_STEP_KEYS = ("time_s", "state", "tick", "state_age_s", "joint_pos", "joint_vel", "quat_wxyz",
-              "gyro_b", "q_target", "kp", "kd")  # fmt: skip
-
-
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="humimic deploy", description=__doc__.splitlines()[0])
-    p.add_argument("--variant", default="g1_23dof_lock_wrist")
-    p.add_argument("--iface", default="lo")
-    p.add_argument("--domain-id", type=int, default=1)
-    p.add_argument("--hold-duration", type=float, default=None,
-                   help="hold-default controller: end its 'clip' after this many s")  # fmt: skip
-    p.add_argument("--move-to-default", type=float, default=3.0)
-    p.add_argument("--blend-to-default", type=float, default=1.0)
-    p.add_argument("--stale-state-ms", type=float, default=100.0,
-                   help="damping when the newest LowState is older than this")  # fmt: skip
-    p.add_argument("--max-period-ms", type=float, default=100.0,
-                   help="fatal fault when two commands are further apart than this")  # fmt: skip
-    p.add_argument("--exit-after-damping", type=float, default=None)
-    p.add_argument("--max-duration", type=float, default=None)
-    p.add_argument("--log-dir", type=Path, default=None)
-    p.add_argument("--keyboard", action="store_true", help="s/a/b/q + Enter as remote buttons")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the hold-default controller behind the safety machine (sim2sim / first hardware).
-
-    Prints a JSON summary; returns :attr:`RunSummary.exit_code` (2 with one line for bad
-    options or a start-up refusal).
-    """
-    import sys
-
-    from humimic.deploy.options import check_number
-    from humimic.robot.spec import load_robot_spec
-
-    args = _parse(argv)
-    try:
-        check_number("--hold-duration", args.hold_duration, 0.0, 1e7, optional=True)
-        check_number("--move-to-default", args.move_to_default, 0.0, 600.0)
-        check_number("--blend-to-default", args.blend_to_default, 0.0, 600.0)
-        check_number("--stale-state-ms", args.stale_state_ms, 1.0, 1000.0)
-        check_number("--max-period-ms", args.max_period_ms, 20.0, 10000.0)
-        check_number("--exit-after-damping", args.exit_after_damping, 0.0, 3600.0, optional=True)
-        check_number("--max-duration", args.max_duration, 0.0, 1e7, optional=True)
-        summary = _run_hold_default(args, load_robot_spec(args.variant))
-    except HumimicError as err:
-        print(f"humimic deploy: error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps({"exit": summary.exit_reason, "bad_state_crc": summary.bad_state_crc,
-                      "exit_code": summary.exit_code, "faults": summary.faults}))  # fmt: skip
-    return summary.exit_code
-
-
-def _run_hold_default(args: argparse.Namespace, spec: Any) -> RunSummary:
-    node = DdsNode(args.domain_id, args.iface)
-    controller = HoldDefaultController(spec.default_joint_pos, args.hold_duration)
-    cfg = SafetyConfig(
-        joint_vel_limit=np.asarray(spec.velocity_limit, float),
-        stale_state_s=args.stale_state_ms / 1000.0,
-        move_to_default_s=args.move_to_default,
-        blend_to_default_s=args.blend_to_default,
-    )
-    opts = RuntimeOptions(
-        exit_after_damping_s=args.exit_after_damping,
-        max_duration_s=args.max_duration,
-        log_dir=args.log_dir,
-        operator_input=StdinButtons() if args.keyboard else None,
-        max_period_s=args.max_period_ms / 1000.0,
-    )
-    try:
-        return DeployRuntime(controller, spec, node, args.variant, cfg, opts).run()
-    finally:
-        node.close()
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

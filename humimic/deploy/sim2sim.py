@@ -31,18 +31,19 @@ Numpy, MuJoCo and onnxruntime only (no torch).
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import mujoco
 import numpy as np
 
+from humimic.deploy.gate import GATE_FILE
 from humimic.deploy.safety import Controller, RobotState
+from humimic.deploy.sim2sim_report import EpisodeOutcome, Sim2SimReport, gate
 from humimic.errors import ConfigError
+from humimic.eval.report import write_report
 from humimic.export.manifest import ControllerManifest
-from humimic.files import atomic_write, json_default
 from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
 from humimic.motion.robot_clip import joint_ids
@@ -191,57 +192,9 @@ def eval_fail_distance_m() -> float:
     return FAIL_DISTANCE_M
 
 
-def gate(
-    metrics: dict[str, Any],
-    episodes: list[dict[str, Any]],
-    cfg: Sim2SimConfig,
-    hashes: dict[str, str | None] | None = None,
-) -> dict:
-    """The verdict from the metrics and per-episode falls.
-
-    Args:
-        metrics: :func:`~humimic.eval.metrics.compute_metrics` output (``E_mpbpe`` and
-            ``per_episode.success`` are read).
-        episodes: ``{"episode", "fall"}`` per episode.
-        cfg: thresholds.
-        hashes: ``controller_sha256`` / ``manifest_sha256`` of the bytes that ran (None
-            when a stand-in controller ran: deploy then refuses the verdict).
-
-    Returns:
-        ``{"passed", "reasons", "thresholds", "controller_sha256", "manifest_sha256"}``.
-    """
-    reasons = [f"episode {e['episode']}: {e['fall']}" for e in episodes if e["fall"]]
-    fail_m = eval_fail_distance_m()
-    success = (metrics.get("per_episode") or {}).get("success")
-    if success is None or len(success) != len(episodes):
-        reasons.append("no per-episode success recorded")
-    else:
-        reasons += [
-            f"episode {e['episode']}: not a success (a body beyond {fail_m} m of its reference "
-            "or the clip not finished, as in humimic eval)"
-            for e, ok in zip(episodes, success) if not ok and not e["fall"]
-        ]  # fmt: skip
-    mpbpe = float(metrics["E_mpbpe"]["mean"])
-    if not mpbpe < cfg.max_mpbpe_mm:
-        reasons.append(f"E_mpbpe {mpbpe:.1f} mm >= {cfg.max_mpbpe_mm} mm")
-    thresholds = {"min_pelvis_height_m": cfg.min_pelvis_height_m,
-                  "max_tilt_rad": cfg.max_tilt_rad, "max_mpbpe_mm": cfg.max_mpbpe_mm,
-                  "fail_distance_m": fail_m, "every_episode_succeeds": True}  # fmt: skip
-    hashes = hashes or {}
-    return {"passed": not reasons, "reasons": reasons, "thresholds": thresholds,
-            "controller_sha256": hashes.get("controller_sha256"),
-            "manifest_sha256": hashes.get("manifest_sha256")}  # fmt: skip
-
-
-def settings_dict(cfg: Sim2SimConfig, episodes: int, seed: int) -> dict[str, Any]:
+def settings_dict(cfg: Sim2SimConfig, episodes: int, seed: int) -> dict[str, float | int | bool]:
     """The run settings as recorded in ``metrics.json``."""
     return {**asdict(cfg), "episodes": episodes, "seed": seed}
-
-
-def write_json(path: Path, value: dict[str, Any]) -> Path:
-    """Write JSON atomically (numpy values converted)."""
-    text = json.dumps(value, indent=1, default=json_default)
-    return atomic_write(path, lambda p: p.write_text(text + "\n"))
 
 
 def run_episode(sim: TorqueSim, controller: Controller, clip: RobotClip, steps: int,
@@ -289,8 +242,8 @@ def simulate(
     episodes: int = 1,
     seed: int = 0,
     hashes: dict[str, str | None] | None = None,
-) -> tuple[dict[str, Any], dict[str, np.ndarray], TorqueSim]:
-    """Run ``episodes`` episodes of any controller; returns (metrics with gate, recording, sim).
+) -> tuple[Sim2SimReport, dict[str, np.ndarray], TorqueSim]:
+    """Run ``episodes`` episodes of any controller; returns (report with gate, recording, sim).
 
     The recording holds episode 0's robot ``qpos`` (T, nq) and reference ``ghost_qpos``;
     ``hashes`` go into the verdict (see :func:`gate`).
@@ -318,15 +271,13 @@ def simulate(
         1.0 / manifest.control_dt, joint_names=list(manifest.joint_names), pelvis_index=0,
         lengths=[r["length"] for r in runs], clip_frames=steps + 1,
     )  # fmt: skip
-    per_episode = [{"episode": e, "fall": r["fall"], "frames": r["length"]}
-                   for e, r in enumerate(runs)]  # fmt: skip
-    metrics["episodes"] = per_episode
-    metrics["bodies"] = names
-    metrics["gate"] = gate(metrics, per_episode, cfg, hashes)
+    outcomes = tuple(EpisodeOutcome(e, r["fall"], r["length"]) for e, r in enumerate(runs))
+    verdict = gate(metrics.E_mpbpe.mean, metrics.per_episode.success, outcomes, cfg, hashes)
+    report = Sim2SimReport(metrics, outcomes, tuple(names), verdict)
     ghost = np.tile(sim.model.qpos0, (steps + 1, 1))
     ghost[:, sim.root : sim.root + 7] = ref["root"]
     ghost[:, sim.qadr] = ref["joint_pos"]
-    return metrics, {"qpos": runs[0]["qpos"], "ghost_qpos": ghost}, sim
+    return report, {"qpos": runs[0]["qpos"], "ghost_qpos": ghost}, sim
 
 
 def run_sim2sim(
@@ -341,7 +292,7 @@ def run_sim2sim(
     out: Path | None = None,
     config: Sim2SimConfig | None = None,
     controller: Controller | None = None,
-) -> dict[str, Any]:
+) -> Sim2SimReport:
     """Sim-to-sim of an exported controller; writes ``metrics.json``, plots and a video.
 
     Args:
@@ -358,10 +309,8 @@ def run_sim2sim(
             Its verdict carries no hashes, so deploy never accepts it for the folder.
 
     Returns:
-        The metrics dict as written (``"gate"`` holds passed/reasons/thresholds).
+        The report as written (its ``gate`` is the verdict deploy reads).
     """
-    from dataclasses import replace
-
     from humimic.deploy.policy import OnnxController, load_manifest
     from humimic.eval.plots import plot_errors
     from humimic.motion.clip import load_clip
@@ -376,15 +325,16 @@ def run_sim2sim(
         controller, manifest = onnx, onnx.manifest  # the manifest whose bytes were hashed
         hashes = {"controller_sha256": onnx.onnx_sha256, "manifest_sha256": onnx.manifest_sha256}
     clip = load_clip(controller_dir / manifest.reference.arrays_file)
-    metrics, rec, sim = simulate(controller, manifest, clip, cfg, episodes, seed, hashes)
+    report, rec, sim = simulate(controller, manifest, clip, cfg, episodes, seed, hashes)
     out = Path(out) if out is not None else controller_dir
-    metrics["controller"] = str(controller_dir)
-    metrics["settings"] = settings_dict(cfg, episodes, seed)
-    metrics["plots"] = [p.name for p in plot_errors(metrics, out, stem="sim2sim")]
+    plots = plot_errors(report.metrics.to_json(), out, stem="sim2sim")
+    rendered = None
     if video is not None:
-        metrics["video"] = _video(sim.model, rec, 1.0 / manifest.control_dt, Path(video))
-    write_json(out / "metrics.json", metrics)
-    return metrics
+        rendered = _video(sim.model, rec, 1.0 / manifest.control_dt, Path(video))
+    report = replace(report, controller=str(controller_dir), plots=tuple(p.name for p in plots),
+                     settings=settings_dict(cfg, episodes, seed), video=rendered)  # fmt: skip
+    write_report(out / GATE_FILE, report)
+    return report
 
 
 def _video(model: mujoco.MjModel, rec: dict[str, np.ndarray], fps: float, path: Path) -> str:

@@ -26,13 +26,12 @@ episode and left out of the mean; it is NaN when no episode qualifies.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from humimic.errors import HumimicError
 from humimic.eval.plots import compare_runs_plot, plot_errors
+from humimic.eval.report import METRIC_KEYS, PerEpisode, PerFrame, Summary, TrackingMetrics
 
 FAIL_DISTANCE_M = 0.5
 """World-frame body error that fails an episode, m (``humimic eval``, sim2sim, PD replay)."""
@@ -224,7 +223,7 @@ def compute_metrics(
     lengths: ArrayLike | None = None,
     clip_frames: int | None = None,
     fail_distance_m: float = FAIL_DISTANCE_M,
-) -> dict[str, Any]:
+) -> TrackingMetrics:
     """All metrics of a batch of episodes (see the module docstring for definitions).
 
     Args:
@@ -240,10 +239,10 @@ def compute_metrics(
         fail_distance_m: Body error that counts as a failure, m.
 
     Returns:
-        ``{metric: {"mean", "std"}}`` for every key of :data:`UNITS`, plus ``"units"``,
-        ``"per_joint"`` (name -> mean |error|, 10⁻³ rad), ``"num_episodes"``,
-        ``"per_episode"`` (success, E_mpbpe, E_g_mpbpe, length ratio of each episode) and
-        ``"per_frame"`` (see :func:`_per_frame`).
+        A summary (mean, std) for every key of :data:`UNITS`, the units, ``per_joint``
+        (name -> mean |error|, 10⁻³ rad), ``num_episodes``, ``per_episode`` (success,
+        E_mpbpe, E_g_mpbpe, length ratio of each episode) and ``per_frame`` (see
+        :func:`_per_frame`); ``.to_json()`` gives the ``metrics.json`` entries.
 
     Raises:
         MetricsInputError: Mismatched shapes, bad lengths, names or fps.
@@ -275,17 +274,17 @@ def compute_metrics(
         per_joint.append(joint_abs_error(q, qr))
     per_ep["episode_length_ratio"] = list(episode_length_ratio(lens, clip_frames))
 
-    result: dict[str, Any] = {key: _summary(values) for key, values in per_ep.items()}
     joint_mean = np.mean(per_joint, axis=0)
-    result["per_joint"] = {name: float(v) for name, v in zip(joint_names, joint_mean)}
-    result["units"] = dict(UNITS)
-    result["num_episodes"] = num_ep
-    result["per_episode"] = {  # what each episode did, so one bad episode is not averaged away
-        "success": per_ep["success_rate"], "E_mpbpe": per_ep["E_mpbpe"],
-        "E_g_mpbpe": per_ep["E_g_mpbpe"], "length_ratio": per_ep["episode_length_ratio"],
-    }  # fmt: skip
-    result["per_frame"] = _per_frame(robot_p, ref_p, robot_q, ref_q, lens, fps, pelvis_index)
-    return result
+    return TrackingMetrics(
+        *(_summary(per_ep[key]) for key in METRIC_KEYS),
+        per_joint={name: float(v) for name, v in zip(joint_names, joint_mean)},
+        units=dict(UNITS),
+        num_episodes=num_ep,
+        # what each episode did, so one bad episode is not averaged away
+        per_episode=PerEpisode(*(tuple(float(v) for v in per_ep[k]) for k in
+                                 ("success_rate", "E_mpbpe", "E_g_mpbpe", "episode_length_ratio"))),
+        per_frame=_per_frame(robot_p, ref_p, robot_q, ref_q, lens, fps, pelvis_index),
+    )  # fmt: skip
 
 
 def _per_frame(
@@ -296,13 +295,13 @@ def _per_frame(
     lens: NDArray,
     fps: float,
     pelvis_index: int,
-) -> dict[str, list[float]]:
+) -> PerFrame:
     """Per-frame errors averaged over the episodes still valid at each frame.
 
     Returns:
         ``time_s`` (T,), ``body_pos_global_mm``, ``body_pos_local_mm`` (mean over bodies),
         ``joint_pos_l2_mrad`` and ``num_episodes`` (T,); errors are NaN where no episode is
-        valid. Plain lists, so the dict can be written as JSON.
+        valid.
     """
     num_t = robot_p.shape[1]
     valid = np.arange(num_t)[None, :] < lens[:, None]  # (E, T)
@@ -312,27 +311,27 @@ def _per_frame(
     joint = np.linalg.norm(robot_q - ref_q, axis=-1)
     count = valid.sum(axis=0)
 
-    def masked_mean(x: NDArray) -> list[float]:
+    def masked_mean(x: NDArray) -> tuple[float, ...]:
         total = np.where(valid, x, 0.0).sum(axis=0)
         mean = np.divide(total, count, out=np.full(num_t, np.nan), where=count > 0)
-        return (mean * _SCALE).tolist()
+        return tuple((mean * _SCALE).tolist())
 
-    return {
-        "time_s": (np.arange(num_t) / fps).tolist(),
-        "body_pos_global_mm": masked_mean(glob),
-        "body_pos_local_mm": masked_mean(loc),
-        "joint_pos_l2_mrad": masked_mean(joint),
-        "num_episodes": count.tolist(),
-    }
+    return PerFrame(
+        time_s=tuple((np.arange(num_t) / fps).tolist()),
+        body_pos_global_mm=masked_mean(glob),
+        body_pos_local_mm=masked_mean(loc),
+        joint_pos_l2_mrad=masked_mean(joint),
+        num_episodes=tuple(int(c) for c in count.tolist()),
+    )
 
 
-def _summary(values: list[float]) -> dict[str, float]:
+def _summary(values: list[float]) -> Summary:
     """Mean and population std over episodes, NaN entries left out."""
     arr = np.asarray(values, np.float64)
     arr = arr[np.isfinite(arr)]
     if arr.size == 0:
-        return {"mean": float("nan"), "std": float("nan")}
-    return {"mean": float(arr.mean()), "std": float(arr.std())}
+        return Summary(float("nan"), float("nan"))
+    return Summary(float(arr.mean()), float(arr.std()))
 
 
 def _nan_mean(x: NDArray) -> float:

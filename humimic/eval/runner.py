@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import torch
 
 from humimic.config.train import TrainCfg
 from humimic.errors import ConfigError, HumimicError
-from humimic.files import atomic_write, json_default
+from humimic.eval.report import METRICS_FILE, EvalReport, Summary, TrackingMetrics, write_report
 from humimic.runs import resolve_run
 
 
@@ -100,19 +99,18 @@ def evaluate(
         rec = _rollout(env, policy)
     finally:
         env.close()
-    metrics = _score(env, rec)
-    metrics["checkpoint"] = str(ckpt)
-    metrics["motion"] = str(cfg.task.motion.files[0])
-    metrics["sigma"] = env.sigma.sigma
-    metrics["observation_noise"] = noise
-    metrics["domain_randomization"] = randomize
-    plots = plot_errors(metrics, out, stem="tracking")
-    metrics["plots"] = [p.name for p in plots]
+    metrics, elr = _score(env, rec)
+    plots = plot_errors(metrics.to_json(), out, stem="tracking")
+    video_name = None
     if video:
         fps = 1.0 / env.control_dt
-        metrics["video"] = _video(env.model, env.spec.joint_names, rec, fps, out / "tracking.mp4")
-    text = json.dumps(metrics, indent=1, default=json_default)
-    return atomic_write(out / "metrics.json", lambda p: p.write_text(text))
+        video_name = _video(env.model, env.spec.joint_names, rec, fps, out / "tracking.mp4")
+    report = EvalReport(
+        metrics, elr, checkpoint=str(ckpt), motion=str(cfg.task.motion.files[0]),
+        sigma=dict(env.sigma.sigma), observation_noise=noise, domain_randomization=randomize,
+        plots=tuple(p.name for p in plots), video=video_name,
+    )  # fmt: skip
+    return write_report(out / METRICS_FILE, report)
 
 
 def _rollout(env: Any, policy: Any) -> dict[str, np.ndarray]:
@@ -133,8 +131,8 @@ def _rollout(env: Any, policy: Any) -> dict[str, np.ndarray]:
     return {k: torch.stack([f[k] for f in frames], dim=1).cpu().numpy() for k in frames[0]}
 
 
-def _score(env: Any, rec: dict[str, np.ndarray]) -> dict[str, Any]:
-    """PBHC metrics of the recording on the physical tracked bodies, plus ELR at 0.7 m."""
+def _score(env: Any, rec: dict[str, np.ndarray]) -> tuple[TrackingMetrics, Summary]:
+    """PBHC metrics of the recording on the physical tracked bodies, and ELR at 0.7 m."""
     from humimic.eval.metrics import compute_metrics
 
     physical = (~env.layout.virtual).cpu().numpy()
@@ -144,8 +142,7 @@ def _score(env: Any, rec: dict[str, np.ndarray]) -> dict[str, Any]:
         joint_names=list(env.spec.joint_names), pelvis_index=0,
         clip_frames=rec["robot_joint"].shape[1],
     )  # fmt: skip
-    metrics["ELR_0.7m"] = _elr(robot, ref)
-    return metrics
+    return metrics, Summary(**_elr(robot, ref))
 
 
 def _elr(robot: np.ndarray, ref: np.ndarray, far_m: float = 0.7) -> dict[str, float]:

@@ -38,5 +38,5 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("gated") / "controller"
     shutil.copytree(exported(), folder)
-    assert run_sim2sim(folder)["gate"]["passed"]
+    assert run_sim2sim(folder).gate.passed
     return folder

@@ -18,11 +18,11 @@ from humimic.deploy.sim2sim import (
     Sim2SimConfig,
     TorqueSim,
     eval_fail_distance_m,
-    gate,
     reference_at,
     run_sim2sim,
     torque_model,
 )
+from humimic.deploy.sim2sim_report import EpisodeOutcome, gate
 from humimic.envs.synthetic import arm_wave_clip
 from humimic.files import file_sha256
 from humimic.motion.clip import load_clip
@@ -59,7 +59,7 @@ def test_reference_sampling_interpolates_by_time() -> None:
 
 def test_exported_policy_end_to_end(tmp_path: Path) -> None:
     controller = exported()
-    metrics = run_sim2sim(controller, episodes=2, seed=1, out=tmp_path)
+    report = run_sim2sim(controller, episodes=2, seed=1, out=tmp_path)
     written = json.loads((tmp_path / "metrics.json").read_text())
     verdict = written["gate"]
     assert set(verdict) == {"passed", "reasons", "thresholds", "controller_sha256",
@@ -75,7 +75,8 @@ def test_exported_policy_end_to_end(tmp_path: Path) -> None:
     expect = not any(falls) and all(succeeded) and written["E_mpbpe"]["mean"] < 120.0
     assert verdict["passed"] == expect and (not verdict["reasons"]) == expect
     assert written["num_episodes"] == 2 and written["settings"]["physics_hz"] == 1000
-    assert metrics["E_mpbpe"]["mean"] == written["E_mpbpe"]["mean"] > 0.0
+    assert report.metrics.E_mpbpe.mean == written["E_mpbpe"]["mean"] > 0.0
+    assert report.gate.passed == verdict["passed"] and written["schema_version"] == 2
     assert written["bodies"][0] == "pelvis" and "head_point" not in written["bodies"]
     assert (tmp_path / "sim2sim_errors_over_time.png").is_file()
 
@@ -115,46 +116,46 @@ def test_torque_pd_matches_the_training_position_actuators(standing: Path) -> No
 
 def test_hold_default_on_standing_clip_does_not_fall(standing: Path, tmp_path: Path) -> None:
     hold = HoldDefaultController(np.asarray(load_manifest(standing).default_joint_pos))
-    metrics = run_sim2sim(standing, episodes=1, out=tmp_path, controller=hold)
-    assert metrics["episodes"][0]["fall"] == "" and metrics["episodes"][0]["frames"] == 31
-    assert metrics["gate"]["passed"], metrics["gate"]["reasons"]
-    assert 0.0 < metrics["E_mpbpe"]["mean"] < 30.0  # PD sag and a slight lean, mm
+    report = run_sim2sim(standing, episodes=1, out=tmp_path, controller=hold)
+    assert report.episodes[0].fall == "" and report.episodes[0].frames == 31
+    assert report.gate.passed, report.gate.reasons
+    assert 0.0 < report.metrics.E_mpbpe.mean < 30.0  # PD sag and a slight lean, mm
 
 
 def test_gate_reports_a_fall(standing: Path, tmp_path: Path) -> None:
     hold = HoldDefaultController(np.asarray(load_manifest(standing).default_joint_pos))
     # above the standing pelvis: "falls" at once
     strict = Sim2SimConfig(min_pelvis_height_m=2.0, max_delay_ms=0.0)
-    metrics = run_sim2sim(standing, out=tmp_path, controller=hold, config=strict)
-    result = metrics["gate"]
-    assert not result["passed"] and len(result["reasons"]) == 1
-    assert result["reasons"][0].startswith("episode 0: fell at t = 0.02 s")
-    assert metrics["episodes"][0]["frames"] == 2
-    assert metrics["settings"]["max_delay_ms"] == 0.0  # the config is not overridden
+    report = run_sim2sim(standing, out=tmp_path, controller=hold, config=strict)
+    result = report.gate
+    assert not result.passed and len(result.reasons) == 1
+    assert result.reasons[0].startswith("episode 0: fell at t = 0.02 s")
+    assert report.episodes[0].frames == 2
+    assert report.settings["max_delay_ms"] == 0.0  # the config is not overridden
 
 
 def test_gate_tracking_threshold() -> None:
     cfg = Sim2SimConfig(max_mpbpe_mm=50.0)
-    ok = [{"episode": 0, "fall": ""}]
-    success = {"per_episode": {"success": [1.0]}}
-    assert gate({"E_mpbpe": {"mean": 49.9}, **success}, ok, cfg)["passed"]
-    result = gate({"E_mpbpe": {"mean": 50.0}, **success}, ok, cfg)
-    assert not result["passed"] and result["reasons"] == ["E_mpbpe 50.0 mm >= 50.0 mm"]
-    assert not gate({"E_mpbpe": {"mean": float("nan")}, **success}, ok, cfg)["passed"]
+    ok = [EpisodeOutcome(0, "", 31)]
+    success = [1.0]
+    assert gate(49.9, success, ok, cfg).passed
+    result = gate(50.0, success, ok, cfg)
+    assert not result.passed and result.reasons == ("E_mpbpe 50.0 mm >= 50.0 mm",)
+    assert not gate(float("nan"), success, ok, cfg).passed
 
 
 def test_gate_requires_every_episode_to_succeed_as_in_eval() -> None:
     """The demo's case: no fall, E_mpbpe under the threshold, but a body beyond eval's
     deviation limit in one episode: the gate fails (it passed before)."""
     cfg = Sim2SimConfig(max_mpbpe_mm=120.0)
-    two = [{"episode": 0, "fall": ""}, {"episode": 1, "fall": ""}]
-    result = gate({"E_mpbpe": {"mean": 104.0}, "per_episode": {"success": [1.0, 0.0]}}, two, cfg)
-    assert not result["passed"]
-    assert result["reasons"] == [
+    two = [EpisodeOutcome(0, "", 31), EpisodeOutcome(1, "", 31)]
+    result = gate(104.0, [1.0, 0.0], two, cfg)
+    assert not result.passed
+    assert result.reasons == (
         "episode 1: not a success (a body beyond 0.5 m of its reference or the clip not "
-        "finished, as in humimic eval)"
-    ]
-    assert not gate({"E_mpbpe": {"mean": 10.0}}, two, cfg)["passed"]  # success unknown: fail
+        "finished, as in humimic eval)",
+    )
+    assert not gate(10.0, None, two, cfg).passed  # success unknown: fail
 
 
 def test_gate_deviation_limit_is_the_eval_one() -> None:

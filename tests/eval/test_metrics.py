@@ -39,12 +39,13 @@ def batch(*arrays: np.ndarray) -> np.ndarray:
 
 
 def metrics_of(robot_p, ref_p, robot_q=None, ref_q=None, fps=50.0, **kw):
-    """compute_metrics on (E, T, B, 3) bodies, with zero joint error unless joints are given."""
+    """compute_metrics on (E, T, B, 3) bodies, with zero joint error unless joints are given,
+    in its metrics.json form."""
     num_e, num_t = robot_p.shape[:2]
     if robot_q is None:
         robot_q = ref_q = np.zeros((num_e, num_t, 2))
     names = [f"j{i}" for i in range(robot_q.shape[-1])]
-    return compute_metrics(robot_p, ref_p, robot_q, ref_q, fps, joint_names=names, **kw)
+    return compute_metrics(robot_p, ref_p, robot_q, ref_q, fps, joint_names=names, **kw).to_json()
 
 
 def test_constant_offset_is_global_error_only():
@@ -312,7 +313,7 @@ def test_per_episode_success_and_errors_are_listed() -> None:
     robot = ref.copy()
     robot[1, 3, :, 1] = 0.6
     q = np.zeros((2, 4, 1))
-    m = compute_metrics(robot, ref, q, q, 50.0, joint_names=["j"])
+    m = compute_metrics(robot, ref, q, q, 50.0, joint_names=["j"]).to_json()
     assert m["per_episode"]["success"] == [1.0, 0.0]
     np.testing.assert_allclose(m["per_episode"]["E_g_mpbpe"], [0.0, 150.0])
     np.testing.assert_allclose(m["per_episode"]["E_mpbpe"], [0.0, 0.0])  # pelvis moved too

@@ -1,0 +1,339 @@
+"""The tracking-metrics contract: what :func:`~humimic.eval.metrics.compute_metrics` returns
+and what ``humimic eval`` writes as ``metrics.json``, read and written here only.
+
+Layout of ``metrics.json`` (keys as before the schema was versioned, plus ``schema_version``)::
+
+    {"schema_version": 2,
+     "E_g_mpbpe": {"mean", "std"}, ... every key of UNITS ...,
+     "per_joint": {name: 1e-3 rad}, "units": {key: unit}, "num_episodes": E,
+     "per_episode": {"success", "E_mpbpe", "E_g_mpbpe", "length_ratio"},   # E values each
+     "per_frame": {"time_s", "body_pos_global_mm", "body_pos_local_mm",
+                   "joint_pos_l2_mrad", "num_episodes"},                  # T values each
+     "ELR_0.7m": {"mean", "std"}, "checkpoint", "motion", "sigma": {term: value},
+     "observation_noise", "domain_randomization", "plots": [png], "video"?}
+
+A file without ``schema_version`` is version 1 (the same keys) and reads as such. The
+sim-to-sim report (:mod:`humimic.deploy.sim2sim_report`) embeds :class:`TrackingMetrics` too.
+Numpy and the standard library only (the robot-side install reads these).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+from humimic.errors import InputFileError
+from humimic.files import atomic_write, json_default
+
+METRICS_FILE = "metrics.json"
+"""The report's file name in an evaluation (or controller) folder."""
+SCHEMA_VERSION = 2
+"""2: ``schema_version`` written; 1: the same layout without it."""
+
+METRIC_KEYS = ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "E_mpjpe_per_joint", "E_mpjve", "E_mpbve",
+               "E_mpbae", "success_rate", "episode_length_ratio")  # fmt: skip
+"""The summarised metrics, in file order (``humimic.eval.metrics.UNITS`` has their units)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and population std over episodes (NaN when no episode qualifies)."""
+
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class PerEpisode:
+    """What each of the E episodes did (success 1.0 / 0.0, errors in mm, length ratio)."""
+
+    success: tuple[float, ...]
+    E_mpbpe: tuple[float, ...]
+    E_g_mpbpe: tuple[float, ...]
+    length_ratio: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PerFrame:
+    """Errors at each of T frames, averaged over the episodes still valid there."""
+
+    time_s: tuple[float, ...]
+    body_pos_global_mm: tuple[float, ...]
+    body_pos_local_mm: tuple[float, ...]
+    joint_pos_l2_mrad: tuple[float, ...]
+    num_episodes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TrackingMetrics:
+    """PBHC's tracking metrics of a batch of episodes (definitions: :mod:`humimic.eval.metrics`)."""
+
+    E_g_mpbpe: Summary
+    E_mpbpe: Summary
+    E_mpjpe: Summary
+    E_mpjpe_per_joint: Summary
+    E_mpjve: Summary
+    E_mpbve: Summary
+    E_mpbae: Summary
+    success_rate: Summary
+    episode_length_ratio: Summary
+    per_joint: Mapping[str, float]
+    units: Mapping[str, str]
+    num_episodes: int
+    per_episode: PerEpisode
+    per_frame: PerFrame
+
+    def summary(self, key: str) -> Summary:
+        """The summary named ``key`` (one of :data:`METRIC_KEYS`)."""
+        if key not in METRIC_KEYS:
+            raise KeyError(key)
+        value: Summary = getattr(self, key)
+        return value
+
+    def to_json(self) -> dict[str, Any]:
+        """The metrics as JSON-ready values, in the file layout."""
+        out: dict[str, Any] = {k: _summary_json(self.summary(k)) for k in METRIC_KEYS}
+        out["per_joint"] = dict(self.per_joint)
+        out["units"] = dict(self.units)
+        out["num_episodes"] = self.num_episodes
+        out["per_episode"] = {f.name: list(getattr(self.per_episode, f.name))
+                              for f in fields(PerEpisode)}  # fmt: skip
+        out["per_frame"] = {f.name: list(getattr(self.per_frame, f.name))
+                            for f in fields(PerFrame)}  # fmt: skip
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> TrackingMetrics:
+        """Validate the metric entries of a report.
+
+        Raises:
+            InputFileError: ``<where>: <entry> ...`` for a missing or mistyped entry.
+        """
+        r = JsonReader(data, where)
+        summaries = {k: r.summary(k) for k in METRIC_KEYS}
+        n = r.integer("num_episodes", minimum=1)
+        episode = r.object("per_episode")
+        frame = r.object("per_frame")
+        per_episode = PerEpisode(*(JsonReader(episode, where, "per_episode.").numbers(f.name, n)
+                                   for f in fields(PerEpisode)))  # fmt: skip
+        pf = JsonReader(frame, where, "per_frame.")
+        t = len(times := pf.numbers("time_s"))
+        errors = ("body_pos_global_mm", "body_pos_local_mm", "joint_pos_l2_mrad")
+        counts = tuple(int(c) for c in pf.numbers("num_episodes", t))
+        per_frame = PerFrame(times, *(pf.numbers(k, t) for k in errors), counts)
+        return cls(*(summaries[k] for k in METRIC_KEYS), per_joint=r.number_map("per_joint"),
+                   units=r.text_map("units"), num_episodes=n, per_episode=per_episode,
+                   per_frame=per_frame)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """``humimic eval``'s ``metrics.json``: the metrics and what was evaluated.
+
+    Attributes:
+        metrics: the tracking metrics.
+        elr_0_7m: PBHC's episode length ratio at 0.7 m (file key ``ELR_0.7m``).
+        checkpoint / motion: the checkpoint and clip evaluated.
+        sigma: the adaptive reward sigmas at the checkpoint, per term.
+        observation_noise / domain_randomization: training noise / randomisation kept on.
+        plots: PNG file names beside the report.
+        video: the MP4 name or why it was not rendered (None: not asked for).
+        schema_version: version of the file it was read from, or :data:`SCHEMA_VERSION`.
+    """
+
+    metrics: TrackingMetrics
+    elr_0_7m: Summary
+    checkpoint: str
+    motion: str
+    sigma: Mapping[str, float]
+    observation_noise: bool
+    domain_randomization: bool
+    plots: tuple[str, ...] = ()
+    video: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's JSON object."""
+        out = {"schema_version": SCHEMA_VERSION, **self.metrics.to_json(),
+               "ELR_0.7m": _summary_json(self.elr_0_7m), "checkpoint": self.checkpoint,
+               "motion": self.motion, "sigma": dict(self.sigma),
+               "observation_noise": self.observation_noise,
+               "domain_randomization": self.domain_randomization,
+               "plots": list(self.plots)}  # fmt: skip
+        if self.video is not None:
+            out["video"] = self.video
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> EvalReport:
+        """Validate a parsed ``metrics.json`` (see the module docstring).
+
+        Raises:
+            InputFileError: one line naming the file and the bad entry.
+        """
+        version = read_schema_version(data, where, SCHEMA_VERSION)
+        r = JsonReader(data, where)
+        return cls(TrackingMetrics.from_json(data, where), r.summary("ELR_0.7m"),
+                   r.text("checkpoint"), r.text("motion"), r.number_map("sigma"),
+                   r.flag("observation_noise"), r.flag("domain_randomization"),
+                   r.texts("plots"), r.text("video") if "video" in data else None,
+                   version)  # fmt: skip
+
+
+class JsonReport(Protocol):
+    """A report that knows its JSON object (:class:`EvalReport`, the sim-to-sim report)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's JSON object."""
+        ...
+
+
+def write_report(path: str | Path, report: JsonReport) -> Path:
+    """Write a report atomically as indented JSON (numpy values converted)."""
+    text = json.dumps(report.to_json(), indent=1, default=json_default)
+    return atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+def load_json_object(path: str | Path) -> dict[str, Any]:
+    """A JSON file that must hold an object.
+
+    Raises:
+        InputFileError: Missing, unreadable, not JSON, or not an object.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputFileError(path, f"cannot read ({err.strerror or err})") from None
+    except ValueError as err:
+        raise InputFileError(path, f"not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise InputFileError(path, f"expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def read_eval_report(path: str | Path) -> EvalReport:
+    """Read and validate ``humimic eval``'s ``metrics.json``.
+
+    Raises:
+        InputFileError: one line naming the file and what is wrong.
+    """
+    return EvalReport.from_json(load_json_object(path), str(path))
+
+
+def read_schema_version(data: Mapping[str, Any], where: str, newest: int) -> int:
+    """A report's ``schema_version`` (1 when absent), refused when newer than ``newest``.
+
+    Raises:
+        InputFileError: Not a positive integer, or newer than this humimic reads.
+    """
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InputFileError(where, f"schema_version {version!r} is not a positive integer")
+    if version > newest:
+        raise InputFileError(
+            where, f"schema_version {version} is newer than this humimic reads ({newest})"
+        )
+    return version
+
+
+class JsonReader:
+    """Typed look-ups in a parsed JSON object; each failure is one line naming the entry."""
+
+    def __init__(self, data: Mapping[str, Any], where: str, prefix: str = "") -> None:
+        self.data, self.where, self.prefix = data, where, prefix
+
+    def _get(self, key: str) -> Any:
+        if key not in self.data:
+            self._fail(key, "missing")
+        return self.data[key]
+
+    def _fail(self, key: str, problem: str) -> None:
+        raise InputFileError(self.where, f"{self.prefix}{key}: {problem}")
+
+    def object(self, key: str) -> Mapping[str, Any]:
+        """A nested object."""
+        value = self._get(key)
+        if not isinstance(value, Mapping):
+            self._fail(key, "not an object")
+        return value  # type: ignore[no-any-return]
+
+    def number(self, key: str) -> float:
+        """A number (NaN allowed: a metric no episode qualified for)."""
+        value = self._get(key)
+        if not is_number(value):
+            self._fail(key, f"{value!r} is not a number")
+        return float(value)
+
+    def integer(self, key: str, minimum: int = 0) -> int:
+        """An integer of at least ``minimum``."""
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            self._fail(key, f"{value!r} is not an integer >= {minimum}")
+        return int(value)
+
+    def flag(self, key: str) -> bool:
+        """A true/false value."""
+        value = self._get(key)
+        if not isinstance(value, bool):
+            self._fail(key, f"{value!r} is not true or false")
+        return bool(value)
+
+    def text(self, key: str) -> str:
+        """A string."""
+        value = self._get(key)
+        if not isinstance(value, str):
+            self._fail(key, f"{value!r} is not a string")
+        return str(value)
+
+    def summary(self, key: str) -> Summary:
+        """A ``{"mean", "std"}`` object."""
+        inner = JsonReader(self.object(key), self.where, f"{self.prefix}{key}.")
+        return Summary(inner.number("mean"), inner.number("std"))
+
+    def numbers(self, key: str, length: int | None = None) -> tuple[float, ...]:
+        """A list of numbers (of ``length`` entries when given)."""
+        value = self._get(key)
+        if not isinstance(value, list) or not all(is_number(v) for v in value):
+            self._fail(key, "not a list of numbers")
+        if length is not None and len(value) != length:
+            self._fail(key, f"{len(value)} values, expected {length}")
+        return tuple(float(v) for v in value)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        """A list of strings."""
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self._fail(key, "not a list of strings")
+        return tuple(value)
+
+    def number_map(self, key: str) -> dict[str, float]:
+        """An object of numbers."""
+        value = self.object(key)
+        if not all(is_number(v) for v in value.values()):
+            self._fail(key, "not an object of numbers")
+        return {str(k): float(v) for k, v in value.items()}
+
+    def text_map(self, key: str) -> dict[str, str]:
+        """An object of strings."""
+        value = self.object(key)
+        if not all(isinstance(v, str) for v in value.values()):
+            self._fail(key, "not an object of strings")
+        return {str(k): str(v) for k, v in value.items()}
+
+
+def is_number(value: object) -> bool:
+    """An int or float that is not a bool (NaN and infinities included)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_finite_number(value: object) -> bool:
+    """A finite int or float that is not a bool."""
+    return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def _summary_json(s: Summary) -> dict[str, float]:
+    return {"mean": s.mean, "std": s.std}
