@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from humimic.config.motion_schema import (
+    ContactCfg,
+    CorrectCfg,
+    FeasibilityCfg,
+    FilterCfg,
+    NormalizeCfg,
+    SolverCfg,
+)
 from humimic.errors import ConfigError
-from humimic.motion.contact import ContactCfg
-from humimic.motion.correct import CorrectCfg
-from humimic.motion.feasibility import FeasibilityCfg
-from humimic.motion.normalize import NormalizeCfg
-from humimic.motion.physics_filter import FilterCfg
-from humimic.motion.retarget.solver import SolverCfg
 
 
 @dataclass

@@ -9,11 +9,10 @@ Dimension names: ``T`` frames, ``P`` points per foot. Masks are ``(T, 2)`` bool,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from humimic.config.motion_schema import ContactCfg
 from humimic.errors import ConfigError
 from humimic.motion.human import HumanMotion
 
@@ -22,47 +21,6 @@ FOOT_JOINTS: dict[str, tuple[str, str]] = {
     "right": ("right_ankle", "right_toe"),
 }
 """Canonical joints per foot, ankle first; the toe is optional."""
-
-
-@dataclass
-class ContactCfg:
-    """Thresholds of the foot contact detector.
-
-    Attributes:
-        max_speed_mps: A foot point faster than this (m/s) is not in contact. PBHC uses a squared
-            step of 0.002 m² per frame at 30 fps, i.e. sqrt(0.002) · 30 ≈ 1.34 m/s, which lets
-            the first and last frames of a low swing count as contact. We use 0.9 m/s, chosen
-            on the shared CMU clips (mean stance fraction of both feet): walks 02_01 and 07_05
-            give 0.57 and 0.60 at 0.6 m/s, 0.63 and 0.65 at 0.9 m/s, 0.66 and 0.69 at 1.34 m/s,
-            against the usual 0.60–0.62 of walking; the fast run 09_06 gives 0.19, 0.24, 0.30
-            (fast running: about 0.25–0.30). The threshold is in m/s, so it does not depend
-            on the frame rate (50 and 120 fps give the same fractions within 0.02).
-        ankle_height_m: An ankle above this height (m) is not in contact (PBHC: 0.15).
-        toe_height_m: A toe (or any other sole point) above this height is not in contact
-            (PBHC: 0.10).
-        min_duration_s: Contact runs and gaps shorter than this (s) are flipped to match their
-            neighbours; runs touching the clip's first or last frame are kept (their true
-            length is unknown).
-        speed_window_s: Speed is the central difference over this span (s), rounded to whole
-            frames (at least one frame each side): 1/15 s is PBHC's one-frame step at 30 fps
-            made symmetric, and keeps the speed noise the same at 30 and 120 fps.
-    """
-
-    max_speed_mps: float = 0.9
-    ankle_height_m: float = 0.15
-    toe_height_m: float = 0.10
-    min_duration_s: float = 0.1
-    speed_window_s: float = 1.0 / 15.0
-
-    def __post_init__(self) -> None:
-        for name in ("max_speed_mps", "ankle_height_m", "toe_height_m", "speed_window_s"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ConfigError(f"ContactCfg.{name} must be a positive number, got {value}")
-        if not (np.isfinite(self.min_duration_s) and self.min_duration_s >= 0):
-            raise ConfigError(
-                f"ContactCfg.min_duration_s must be >= 0 seconds, got {self.min_duration_s}"
-            )
 
 
 def foot_points_w(motion: HumanMotion) -> dict[str, NDArray[np.float64]]:

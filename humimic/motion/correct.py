@@ -16,53 +16,18 @@ Dimension names: ``T`` frames, ``K`` joints, ``J`` robot joints.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
-from humimic.errors import ConfigError
+from humimic.config.motion_schema import CorrectCfg
 from humimic.geometry import quat_np
 from humimic.motion.contact import foot_points_w, mask_runs
 from humimic.motion.human import HumanMotion
 from humimic.motion.normalize import shift
 
 Array = NDArray[np.float64]
-
-
-@dataclass
-class CorrectCfg:
-    """Options of the motion correction step.
-
-    Attributes:
-        fix_ground: Apply :func:`correct_ground`.
-        smooth_ground_s: Gaussian sigma (s) of the ground offset over time.
-        stance_percentile: Percentile (0–50) of a stance run's lowest-foot-joint height used as
-            that run's offset (joint-only skeletons); robust to a glitch frame in the run.
-        smooth_joints: Apply :func:`smooth_positions`.
-        smooth_sigma_s: Gaussian sigma (s) of :func:`smooth_positions`.
-        blend_in_s: Robot side: seconds of blend from the default pose (0 = none).
-        blend_out_s: Robot side: seconds of blend back to the default pose (0 = none).
-    """
-
-    fix_ground: bool = True
-    smooth_ground_s: float = 0.1
-    stance_percentile: float = 10.0
-    smooth_joints: bool = False
-    smooth_sigma_s: float = 0.03
-    blend_in_s: float = 0.0
-    blend_out_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("smooth_ground_s", "smooth_sigma_s", "blend_in_s", "blend_out_s"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ConfigError(f"CorrectCfg.{name} must be >= 0 seconds, got {value}")
-        if not (0.0 <= self.stance_percentile <= 50.0):
-            raise ConfigError(
-                f"CorrectCfg.stance_percentile must be in [0, 50], got {self.stance_percentile}"
-            )
 
 
 def contact_offsets(motion: HumanMotion, contact_mask: ArrayLike, percentile: float) -> Array:

@@ -16,13 +16,14 @@ Dimension names: ``T`` frames, ``J`` spec joints, ``P`` active sole points, ``G`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from typing import Any
 
 import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
+from humimic.config.motion_schema import FeasibilityCfg
 from humimic.errors import ConfigError
 from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
@@ -40,115 +41,6 @@ from humimic.robot.spec import RobotSpec
 
 F64 = NDArray[np.float64]
 VERDICTS = ("pass", "warn", "fail")
-
-
-@dataclass
-class FeasibilityCfg:
-    """Thresholds of the checks: a value above ``*_warn`` warns, above ``*_fail`` fails.
-
-    Attributes:
-        joint_limit_warn_rad, joint_limit_fail_rad: Worst excursion beyond a joint range, rad.
-        joint_speed_warn_fraction: Peak |joint speed| / limit of the clip's (smoothed) joint
-            velocities above which a clip warns: the actuator saturates and the tracker lags.
-        joint_jump_fail_fraction: Frame-to-frame |Δq|·fps / limit above which a clip fails: a
-            discontinuity (a solver flip), not a motion; no smoothing hides it.
-        skating_warn_mps, skating_fail_mps: Mean horizontal speed of the contact feet, m/s
-            (per frame the slowest sole point of the foot, so pivoting on heel or toe is allowed).
-        skating_p95_warn_mps, skating_peak_warn_mps: 95th percentile and peak of the same
-            speeds above which a clip warns (a mean hides a few frames of sliding).
-        root_speed_warn_mps: 99th percentile of the root's horizontal speed above which a clip
-            warns (beyond what the robot runs).
-        root_jump_fail_mps: Frame-to-frame root speed above which a clip fails (a teleport).
-        penetration_warn_m, penetration_fail_m: Deepest robot collision geom below z = 0, m.
-        self_collision_depth_m: Robot-robot contacts deeper than this count, m.
-        self_collision_warn_fraction, self_collision_fail_fraction: Fraction of frames with one.
-        torque_warn_fraction, torque_fail_fraction: ``torque_percentile`` percentile over
-            frames of |τ| / effort limit, worst joint (single-frame peaks of differentiated
-            mocap are noise; the peak is reported too).
-        torque_percentile: Percentile used for the torque check.
-        unsupported_force_warn_fraction, unsupported_force_fail_fraction: Percentile (below) of
-            the residual root force the feet cannot supply, as a fraction of the body weight,
-            over the frames where a foot can push.
-        unsupported_cop_warn_m, unsupported_cop_fail_m: Same percentile of the residual root
-            torque divided by the body weight, m (how far the centre of pressure would have to
-            leave the feet).
-        unsupported_percentile: Percentile over frames used for the two checks above (robust to
-            single-frame spikes of differentiated mocap).
-        hover_force_fraction: On frames where no foot can push, a residual force above this
-            fraction of the weight means the body is held up by nothing (non-ballistic flight).
-        max_hover_s: Longest such run before the clip fails; shorter runs (take-off and
-            landing timing of a jump) warn.
-        ground_touch_m: A sole within this height of the ground can push even when the clip's
-            contact mask says the foot is up (masks of other tools and of fast gaits miss
-            stance frames), m.
-        friction: Friction coefficient of the linearised cone at the sole points.
-        sole_contact_band_m: A contact foot pushes through its sole points within this height
-            of its lowest one, m (a rolling foot pushes through its toes only).
-        contact_max_height_m: Sole points higher than this above the ground cannot push, even
-            when the contact mask says the foot is down, m.
-        accel_sigma_s: Gaussian smoothing (s) of ``qvel`` before differencing to ``qacc``; in
-            seconds so that 30 and 120 fps clips are smoothed alike (acceleration noise grows
-            with the frame rate squared).
-        ridge: Ridge weight that spreads the contact forces over the sole points.
-        worst_pairs: Self-colliding geom pairs listed.
-        series_joints: Joints whose torque ratio over time is stored for plots.
-    """
-
-    joint_limit_warn_rad: float = 0.01
-    joint_limit_fail_rad: float = 0.05
-    joint_speed_warn_fraction: float = 1.0
-    joint_jump_fail_fraction: float = 3.0
-    skating_warn_mps: float = 0.02
-    skating_fail_mps: float = 0.10
-    skating_p95_warn_mps: float = 0.2
-    skating_peak_warn_mps: float = 1.0
-    root_speed_warn_mps: float = 3.0
-    root_jump_fail_mps: float = 10.0
-    penetration_warn_m: float = 0.005
-    penetration_fail_m: float = 0.03
-    self_collision_depth_m: float = 0.005
-    self_collision_warn_fraction: float = 0.0
-    self_collision_fail_fraction: float = 0.05
-    torque_warn_fraction: float = 1.0
-    torque_fail_fraction: float = 2.0
-    torque_percentile: float = 99.0
-    unsupported_force_warn_fraction: float = 0.2
-    unsupported_force_fail_fraction: float = 0.5
-    unsupported_cop_warn_m: float = 0.15
-    unsupported_cop_fail_m: float = 0.30
-    unsupported_percentile: float = 95.0
-    hover_force_fraction: float = 0.5
-    max_hover_s: float = 0.25
-    ground_touch_m: float = 0.02
-    friction: float = 1.0
-    sole_contact_band_m: float = 0.01
-    contact_max_height_m: float = 0.05
-    accel_sigma_s: float = 0.05
-    ridge: float = 1e-4
-    worst_pairs: int = 5
-    series_joints: int = 3
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"FeasibilityCfg.{f.name} must be a number, got {value!r}")
-            if not (np.isfinite(value) and value >= 0):
-                raise ConfigError(f"FeasibilityCfg.{f.name} must be >= 0, got {value}")
-            warn = f.name.replace("_fail", "_warn")
-            if warn != f.name and hasattr(self, warn) and getattr(self, warn) > value:
-                raise ConfigError(f"FeasibilityCfg.{warn} must not exceed {f.name} ({value})")
-        for name in ("unsupported_percentile", "torque_percentile"):
-            if not 0 < getattr(self, name) <= 100:
-                raise ConfigError(f"FeasibilityCfg.{name} must be in (0, 100]")
-        for name in ("friction", "ridge"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(
-                    f"FeasibilityCfg.{name} must be positive, got {getattr(self, name)}"
-                )
-        for name in ("worst_pairs", "series_joints"):
-            if not isinstance(getattr(self, name), int):
-                raise ConfigError(f"FeasibilityCfg.{name} must be an integer")
 
 
 def assess_clip(

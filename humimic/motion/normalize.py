@@ -6,55 +6,15 @@ Dimension names: ``T`` frames, ``K`` joints, ``P`` ground points.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from humimic.config.motion_schema import NormalizeCfg
 from humimic.errors import ConfigError
 from humimic.geometry import quat_np
 from humimic.motion.contact import foot_points_w
 from humimic.motion.human import HumanMotion
-
-
-@dataclass
-class NormalizeCfg:
-    """Options of :func:`normalize`.
-
-    Attributes:
-        target_fps: Frame rate (Hz) to resample to.
-        ground_percentile: The ground is this percentile (0–50) of the per-frame lowest foot
-            point, so a few glitch frames (under 5 % of the clip) with a foot far below the
-            floor do not lift the whole motion, while the feet of a clip that is mostly in
-            flight still define the floor.
-        center_xy: Shift x and y so frame 0's pelvis is at x = y = 0.
-        exact_fps: Resample to exactly ``target_fps``, dropping the last partial frame period
-            (under 1/target_fps s); when False the first and last frame times are kept and the
-            rate is ``(n − 1) / duration``, within half a frame of ``target_fps``.
-        start_s: Keep the source from this time on (s from its first frame).
-        end_s: Keep the source up to this time (s); ``None`` keeps it to the end.
-    """
-
-    target_fps: float = 50.0
-    ground_percentile: float = 5.0
-    center_xy: bool = True
-    exact_fps: bool = False
-    start_s: float = 0.0
-    end_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.target_fps) and self.target_fps > 0):
-            raise ConfigError(f"NormalizeCfg.target_fps must be positive, got {self.target_fps}")
-        if not (0.0 <= self.ground_percentile <= 50.0):
-            raise ConfigError(
-                f"NormalizeCfg.ground_percentile must be in [0, 50], got {self.ground_percentile}"
-            )
-        if not (np.isfinite(self.start_s) and self.start_s >= 0):
-            raise ConfigError(f"normalize.start_s must be >= 0 s, got {self.start_s}")
-        if self.end_s is not None and not self.end_s > self.start_s:
-            raise ConfigError(
-                f"normalize.end_s ({self.end_s}) must be after normalize.start_s ({self.start_s})"
-            )
 
 
 def select_window(motion: HumanMotion, start_s: float, end_s: float | None) -> HumanMotion:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from humimic.errors import ConfigError
+from humimic.config.motion_schema import FilterCfg
 from humimic.motion.contact import foot_points_w, mask_runs
 from humimic.motion.human import HumanMotion
 
@@ -80,57 +80,6 @@ _LIMB_SEGMENTS: tuple[tuple[float, str, str, float], ...] = (
 _GRAVITY_MPS2 = 9.81
 _MIN_CHECKED_FLIGHT_S = 0.2
 _HEEL_BEHIND_ANKLE = 1.0 / 3.0  # heel ≈ 5 cm behind the ankle, ball ≈ 15 cm ahead
-
-
-@dataclass
-class FilterCfg:
-    """Thresholds of the CoM–CoP stability filter (PBHC's numbers unless said otherwise).
-
-    Attributes:
-        stability_threshold_m: A frame is stable when the horizontal CoM–CoP distance (m) is
-            below this (PBHC ε_stab = 0.1).
-        max_unstable_s: Longest allowed run of unstable frames (s). PBHC rejects a gap of 100
-            frames between stable frames at 30 fps; 100/30 ≈ 3.33 s keeps that limit in seconds.
-        cop_k: CoP weight slope below the ground, ``1 − k·h`` (PBHC 100 per metre).
-        cop_w: CoP weight decay above the ground, ``exp(−w·h)`` (PBHC 10 per metre).
-        enabled: When False the filter still measures but always passes.
-        airborne_height_m: A frame whose lowest canonical foot joint is above this height (m)
-            is not on the feet: flight if the CoM is ballistic, else off the feet. 0.2 m leaves
-            room for dancers on tiptoe (CMU 05_06 holds its weight on a toe joint 0.15 m up).
-        max_airborne_s: Longest allowed flight (s); about twice the hang time of a 1 m jump.
-        max_off_feet_s: Longest allowed run of frames off the feet (s).
-        flight_accel_tol_mps2: Allowed gap (m/s²) between a flight's fitted CoM vertical
-            acceleration and −9.81.
-        require_stable_ends: Flag a first or last frame that is not stable (PBHC rejects
-            such clips). Only a warning here: clips cut mid-run have one (CMU 09_06: CoM 0.25 m
-            ahead of the stance foot on frame 0) and a tracker starts and ends them anyway.
-    """
-
-    stability_threshold_m: float = 0.1
-    max_unstable_s: float = 100.0 / 30.0
-    cop_k: float = 100.0
-    cop_w: float = 10.0
-    enabled: bool = True
-    airborne_height_m: float = 0.2
-    max_airborne_s: float = 1.0
-    max_off_feet_s: float = 0.25
-    flight_accel_tol_mps2: float = 4.0
-    require_stable_ends: bool = True
-
-    def __post_init__(self) -> None:
-        for name in (
-            "stability_threshold_m",
-            "max_unstable_s",
-            "cop_k",
-            "cop_w",
-            "airborne_height_m",
-            "max_airborne_s",
-            "max_off_feet_s",
-            "flight_accel_tol_mps2",
-        ):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ConfigError(f"FilterCfg.{name} must be a positive number, got {value}")
 
 
 @dataclass

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from humimic.errors import ConfigError
+from humimic.config.motion_schema import SolverCfg
 from humimic.geometry import quat_np
 from humimic.motion.retarget.banded import (
     System,
@@ -53,64 +53,6 @@ F64 = NDArray[np.float64]
 _solve_banded = solve_banded  # former name, kept for callers
 FPS_REF = 50.0
 """Frame rate at which temporal weights are specified; other rates are rescaled."""
-
-
-@dataclass
-class SolverCfg:
-    """Weights and iteration budget of the whole-sequence solver."""
-
-    iterations: int = 15
-    """Gauss-Newton iterations (each one banded solve over the whole clip)."""
-    posture_weight: float = 0.03
-    """Pull of each joint toward the default pose, per rad."""
-    ground_weight: float = 20.0
-    """Contact-foot sole points on the ground and no sole point below it, per m."""
-    penetration_weight: float = 100.0
-    """Any sole point below the ground, per m (one-sided)."""
-    contact_pin_weight: float = 100.0
-    """Stance-foot sole points keep still in x-y between frames, per m."""
-    smooth_weight: float = 2.0
-    """Second differences of root and joints at 50 fps, per m or rad."""
-    velocity_limit_weight: float = 10.0
-    """Joint speed beyond ``velocity_limit_fraction`` of its limit, per rad/frame."""
-    velocity_limit_fraction: float = 0.9
-    """Fraction of each joint's velocity limit the solution should stay under."""
-    root_velocity_weight: float = 5.0
-    """Root steps between frames follow the human pelvis's steps (position and rotation), per
-    m or rad of difference at 50 fps. Without it the root stick-slips against pinned feet:
-    it lags a turn, then catches up in one jump (0.8 rad in a frame on a turn in place)."""
-    speed_repair_weight: float = 100.0
-    """Weight of the joint-speed term in a repair pass, run when a solved joint moves faster
-    than its velocity limit between two frames (a branch flip: a hip yaw from one limit to
-    the other); 0 turns the repair off."""
-    limit_margin_rad: float = 0.01
-    """Solutions stay this far inside the joint limits."""
-    sole_band_m: float = 0.01
-    """Sole points within this height of a contact foot's lowest point bear load and are
-    pinned; the others may lift, so feet can roll over heel and toe."""
-    collision_weight: float = 10.0
-    """Self-collision avoidance between the robot's collision capsules, per m."""
-    collision_margin_m: float = 0.01
-    """Extra clearance kept between collision capsules, m."""
-    tolerance: float = 0.01
-    """Stop when an iteration lowers the cost by less than this fraction."""
-    coarse_stride: int = 4
-    """Solve every n-th frame first and start the full solve from its interpolation
-    (1 = no coarse pass)."""
-
-    def __post_init__(self) -> None:
-        """Reject values that make the problem meaningless."""
-        if self.iterations < 1:
-            raise ConfigError("solver.iterations must be >= 1")
-        if self.coarse_stride < 1:
-            raise ConfigError("solver.coarse_stride must be >= 1")
-        if not 0.0 <= self.tolerance < 1.0:
-            raise ConfigError("solver.tolerance must be in [0, 1)")
-        for name in ("posture_weight", "ground_weight", "contact_pin_weight", "smooth_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"solver.{name} must be >= 0")
-        if not 0.0 < self.velocity_limit_fraction <= 1.5:
-            raise ConfigError("solver.velocity_limit_fraction must be in (0, 1.5]")
 
 
 @dataclass
