@@ -275,8 +275,8 @@ def compute_metrics(
     per_ep["episode_length_ratio"] = list(episode_length_ratio(lens, clip_frames))
 
     joint_mean = np.mean(per_joint, axis=0)
-    return TrackingMetrics(
-        *(_summary(per_ep[key]) for key in METRIC_KEYS),
+    return TrackingMetrics.build(
+        {key: _summary(per_ep[key]) for key in METRIC_KEYS},
         per_joint={name: float(v) for name, v in zip(joint_names, joint_mean)},
         units=dict(UNITS),
         num_episodes=num_ep,

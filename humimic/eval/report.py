@@ -87,6 +87,23 @@ class TrackingMetrics:
     per_episode: PerEpisode
     per_frame: PerFrame
 
+    @classmethod
+    def build(
+        cls,
+        summaries: Mapping[str, Summary],
+        per_joint: Mapping[str, float],
+        units: Mapping[str, str],
+        num_episodes: int,
+        per_episode: PerEpisode,
+        per_frame: PerFrame,
+    ) -> TrackingMetrics:
+        """From the summaries by name (every key of :data:`METRIC_KEYS`) and the rest."""
+        s = summaries
+        return cls(s["E_g_mpbpe"], s["E_mpbpe"], s["E_mpjpe"], s["E_mpjpe_per_joint"],
+                   s["E_mpjve"], s["E_mpbve"], s["E_mpbae"], s["success_rate"],
+                   s["episode_length_ratio"], per_joint, units, num_episodes, per_episode,
+                   per_frame)  # fmt: skip
+
     def summary(self, key: str) -> Summary:
         """The summary named ``key`` (one of :data:`METRIC_KEYS`)."""
         if key not in METRIC_KEYS:
@@ -118,16 +135,17 @@ class TrackingMetrics:
         n = r.integer("num_episodes", minimum=1)
         episode = r.object("per_episode")
         frame = r.object("per_frame")
-        per_episode = PerEpisode(*(JsonReader(episode, where, "per_episode.").numbers(f.name, n)
-                                   for f in fields(PerEpisode)))  # fmt: skip
+        pe = JsonReader(episode, where, "per_episode.")
+        success, local, world, ratio = (pe.numbers(f.name, n) for f in fields(PerEpisode))
+        per_episode = PerEpisode(success, local, world, ratio)
         pf = JsonReader(frame, where, "per_frame.")
         t = len(times := pf.numbers("time_s"))
         errors = ("body_pos_global_mm", "body_pos_local_mm", "joint_pos_l2_mrad")
         counts = tuple(int(c) for c in pf.numbers("num_episodes", t))
-        per_frame = PerFrame(times, *(pf.numbers(k, t) for k in errors), counts)
-        return cls(*(summaries[k] for k in METRIC_KEYS), per_joint=r.number_map("per_joint"),
-                   units=r.text_map("units"), num_episodes=n, per_episode=per_episode,
-                   per_frame=per_frame)  # fmt: skip
+        glob, loc, joint = (pf.numbers(k, t) for k in errors)
+        per_frame = PerFrame(times, glob, loc, joint, counts)
+        return cls.build(summaries, r.number_map("per_joint"), r.text_map("units"), n,
+                         per_episode, per_frame)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -259,7 +277,7 @@ class JsonReader:
         value = self._get(key)
         if not isinstance(value, Mapping):
             self._fail(key, "not an object")
-        return value  # type: ignore[no-any-return]
+        return value
 
     def number(self, key: str) -> float:
         """A number (NaN allowed: a metric no episode qualified for)."""
@@ -332,7 +350,7 @@ def is_number(value: object) -> bool:
 
 def is_finite_number(value: object) -> bool:
     """A finite int or float that is not a bool."""
-    return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _summary_json(s: Summary) -> dict[str, float]:

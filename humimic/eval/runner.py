@@ -150,7 +150,7 @@ def _elr(robot: np.ndarray, ref: np.ndarray, far_m: float = 0.7) -> dict[str, fl
     over all frames, as mean/std over episodes (arrays (E, T, B, 3))."""
     from humimic.eval.metrics import body_pos_error_global
 
-    far = (body_pos_error_global(robot, ref) > far_m).any(axis=-1)  # (E, T)
+    far = np.any(body_pos_error_global(robot, ref) > far_m, axis=-1)  # (E, T)
     first = np.where(far.any(axis=1), far.argmax(axis=1), far.shape[1])
     ratio = first / far.shape[1]
     return {"mean": float(ratio.mean()), "std": float(ratio.std())}
