@@ -16,18 +16,18 @@ import torch
 
 from humimic.errors import HumimicError, InputFileError
 from humimic.geometry import quat_np
-from humimic.motion.io.body_model_fixture import (
-    build_body_model,
-    fixture_boxes,
-    skeleton,
-    write_fake_body_model,
-)
 from humimic.motion.io.gvhmr import CHECKPOINTS, check_gvhmr, run_gvhmr
 from humimic.motion.io.smpl import (
     SMPL_JOINT_NAMES,
     convert_smpl_pkl,
     read_gvhmr,
     read_smpl_npz,
+)
+from tests.motion.body_model_fixture import (
+    build_body_model,
+    fixture_boxes,
+    skeleton,
+    write_fake_body_model,
 )
 
 REST = {name: np.array(pos) for name, _, pos in skeleton("smpl")}
