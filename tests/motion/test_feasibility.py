@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from humimic.errors import ConfigError
-from humimic.motion.feasibility import FeasibilityCfg, assess_clip, nonneg_ridge_lsq
+from humimic.motion.feasibility import FeasibilityCfg, assess_clip
+from humimic.motion.nonneg_lsq import nonneg_ridge_lsq
 from humimic.motion.robot_clip import (
     foot_body_id,
     forward_kinematics,
