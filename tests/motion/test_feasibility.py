@@ -241,7 +241,7 @@ def test_lowest_point_of_an_upright_cylinder_survives_rounding() -> None:
     """A rotation row whose z reads 1 + 2e-16 must not turn the cylinder extent into NaN."""
     import mujoco
 
-    from humimic.motion.feasibility import _lowest_z
+    from humimic.motion.feasibility_checks import lowest_z as _lowest_z
 
     model = mujoco.MjModel.from_xml_string(
         "<mujoco><worldbody><body><geom type='cylinder' size='0.05 0.2'/></body>"
