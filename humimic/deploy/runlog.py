@@ -56,11 +56,12 @@ class RunLog:
         """Close the event file and write ``steps.npz`` atomically (when steps were kept)."""
         if self._events is not None:
             self._events.close()
-            self._events: TextIOWrapper | None = None
+            self._events = None
         if self.dir is None or not self._rows["time_s"]:
             return
         arrays = {k: np.asarray(v) for k, v in self._rows.items()}
         arrays["state_names"] = np.array([str(s) for s in SafetyState])
         tmp = self.dir / "steps.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
+        save: Any = np.savez_compressed  # numpy's stub types **arrays as its allow_pickle flag
+        save(tmp, **arrays)
         os.replace(tmp, self.dir / "steps.npz")

@@ -317,9 +317,14 @@ def run_sim2sim(
 
     controller_dir = Path(controller_dir)
     manifest = load_manifest(controller_dir)
-    given = {"physics_hz": physics_hz, "max_delay_ms": max_delay_ms, "sensor_noise": sensor_noise}
-    cfg = replace(config or Sim2SimConfig(), **{k: v for k, v in given.items() if v is not None})
-    hashes = None
+    cfg = config or Sim2SimConfig()
+    cfg = replace(
+        cfg,
+        physics_hz=cfg.physics_hz if physics_hz is None else physics_hz,
+        max_delay_ms=cfg.max_delay_ms if max_delay_ms is None else max_delay_ms,
+        sensor_noise=cfg.sensor_noise if sensor_noise is None else sensor_noise,
+    )
+    hashes: dict[str, str | None] | None = None
     if controller is None:
         onnx = OnnxController(controller_dir, manifest.variant)
         controller, manifest = onnx, onnx.manifest  # the manifest whose bytes were hashed
