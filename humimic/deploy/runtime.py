@@ -337,6 +337,8 @@ class DeployRuntime:
         """Read and validate the newest state, run watchdogs and the state machine, validate
         the command, publish, log."""
         msg, stamp, bad_run, seq = self._latest()
+        if msg is None:  # cannot happen: the start-up checks waited for the first LowState
+            raise HumimicError("no LowState received before the control loop started")
         rs = self._robot_state(msg, stamp, t0)
         fresh = seq != self._seen_seq  # jump and tick checks compare two *new* LowStates
         previous = self._previous if fresh else None
@@ -384,8 +386,8 @@ class DeployRuntime:
             return "max duration"
         after = self.opt.exit_after_damping_s
         left_idle = len(m.transitions) > 1  # the first transition is ZERO_TORQUE → DAMPING
-        in_damping = after is not None and m.state == SafetyState.DAMPING and left_idle
-        if in_damping and now - t0 - m.transitions[-1].time_s > after:
+        in_damping = m.state == SafetyState.DAMPING and left_idle
+        if after is not None and in_damping and now - t0 - m.transitions[-1].time_s > after:
             return "damping: " + m.transitions[-1].reason
         return ""
 
