@@ -86,10 +86,16 @@ def resample(motion: HumanMotion, fps: float, *, exact_fps: bool = False) -> Hum
     if motion.joint_quat_w is not None:
         q = motion.joint_quat_w
         quat = quat_np.slerp(q[i0], q[i0 + 1], np.broadcast_to(frac[:, None], q[i0].shape[:-1]))
+
+    def lerp_required(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = lerp(a)
+        assert out is not None  # lerp maps an array to an array
+        return out
+
     return dataclasses.replace(
         motion,
         fps=fps_out,
-        joint_pos_w=lerp(motion.joint_pos_w),
+        joint_pos_w=lerp_required(motion.joint_pos_w),
         joint_quat_w=quat,
         com_w=lerp(motion.com_w),
         ground_points_w=lerp(motion.ground_points_w),

@@ -13,6 +13,7 @@ feasibility section (``report["feasibility"]`` or the report itself) with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,18 @@ def plot_clip_report(
         if fig is None:
             continue
         path = out_dir / f"{stem}_{name}.png"
-        atomic_write(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100))
+        atomic_write(path, _png_writer(fig))
         written.append(path)
     return written
+
+
+def _png_writer(fig: Figure) -> Callable[[Path], None]:
+    """A writer for :func:`atomic_write` that saves ``fig`` as a 100-dpi PNG."""
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", dpi=100)
+
+    return write
 
 
 def _contacts_figure(clip: RobotClip, robot_mask: Any) -> Figure:

@@ -278,14 +278,14 @@ def make_robot_clip(
 
 def _trajectory_arrays(
     model: mujoco.MjModel, spec: RobotSpec, qpos: F64, fps: float, sigma_frames: float
-) -> tuple[dict[str, F64], dict[str, F64]]:
+) -> tuple[dict[str, Any], dict[str, F64]]:
     """The clip's trajectory fields from ``qpos`` (T, nq), and the raw kinematics (with world)."""
     adr = free_joint_qposadr(model)
     kin = forward_kinematics(model, qpos)
     body_pos, body_quat = kin["body_pos_w"][:, 1:], kin["body_quat_w"][:, 1:]
     lin_vel, ang_vel = body_velocities(body_pos, body_quat, fps, sigma_frames)
     joints = qpos[:, model.jnt_qposadr[joint_ids(model, spec.joint_names)]]
-    arrays = {
+    arrays: dict[str, Any] = {
         "root_pos_w": qpos[:, adr : adr + 3].copy(),
         "root_quat_w": qpos[:, adr + 3 : adr + 7].copy(),
         "joint_pos": joints,

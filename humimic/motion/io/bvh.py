@@ -19,6 +19,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -538,6 +539,14 @@ def check_up_axis(up_axis: str | None) -> str | None:
 
 
 _Q_Y_TO_Z = quat_np.from_matrix(quat_np.Y_UP_TO_Z_UP)
+
+
+@overload
+def y_up_to_z_up(pos: Array, quat: Array) -> tuple[Array, Array]: ...
+
+
+@overload
+def y_up_to_z_up(pos: Array, quat: None) -> tuple[Array, None]: ...
 
 
 def y_up_to_z_up(pos: Array, quat: Array | None) -> tuple[Array, Array | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,7 +69,7 @@ def write_joints_npz(path: str | Path, motion: HumanMotion) -> Path:
     Returns:
         The written path.
     """
-    arrays: dict[str, NDArray] = {
+    arrays: dict[str, Any] = {
         "joint_names": np.array(motion.joint_names, dtype=str),
         "joint_pos": np.asarray(motion.joint_pos_w, dtype=np.float64),
         "fps": np.array(float(motion.fps)),

@@ -168,7 +168,7 @@ def add_collision_terms(
     reach = caps.radius[a] + caps.radius[b] + margin  # (K,)
     normal = gap / np.maximum(dist, 1e-9)[:, None]
     res = weight * (reach[pair] - dist)
-    if diag is None:
+    if diag is None or grad is None:
         return float(np.sum(res**2))
     jac_a = jacobian_at(bj, pose, frame, caps.body[a[pair]], ca)
     jac_b = jacobian_at(bj, pose, frame, caps.body[b[pair]], cb)
@@ -208,7 +208,7 @@ def add_ground_terms(
     if frame.size == 0:
         return 0.0
     res = weight * depth[frame, geom]
-    if diag is None:
+    if diag is None or grad is None:
         return float(np.sum(res**2))
     jac = jacobian_at(bj, pose, frame, caps.body[geom], low[frame, geom])
     row = weight * jac[:, 2, :]
