@@ -171,9 +171,9 @@ class OnnxController:
         except (OSError, ValueError, KeyError) as err:
             raise InputFileError(path, f"corrupt parity file ({err})") from None
         got = np.concatenate([self.infer(row) for row in obs]) if len(obs) else expected
-        err = float(np.max(np.abs(got - expected))) if len(obs) else 0.0
-        if not err <= PARITY_ATOL:
-            raise HumimicError(f"{path}: network output differs from export by {err:.3g}")
+        diff = float(np.max(np.abs(got - expected))) if len(obs) else 0.0
+        if not diff <= PARITY_ATOL:
+            raise HumimicError(f"{path}: network output differs from export by {diff:.3g}")
 
     # ---- Controller protocol -----------------------------------------------------------
     def infer(self, obs: np.ndarray) -> np.ndarray:

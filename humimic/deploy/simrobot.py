@@ -50,6 +50,7 @@ from humimic.deploy.dds.motor_map import MODE_PR, SDK_POS_LIMITS, expected_mode_
 from humimic.deploy.remote import encode_remote
 from humimic.errors import ConfigError, HumimicError
 from humimic.geometry import quat_np
+from humimic.robot.spec import RobotSpec
 
 GRAVITY = 9.81
 
@@ -357,7 +358,7 @@ class SimulatedG1:
 
 
 def _torque_controlled_g1(
-    spec: object, physics_dt: float, gantry: bool, lift: float
+    spec: RobotSpec, physics_dt: float, gantry: bool, lift: float
 ) -> tuple[mujoco.MjModel, mujoco.MjData]:
     """Model with torque motors and data at the default pose (on the gantry if asked)."""
     from humimic.robot.model import default_qpos
@@ -377,7 +378,7 @@ def _torque_controlled_g1(
     return model, data
 
 
-def _build_model_with_gantry(spec: object, physics_dt: float) -> mujoco.MjModel:
+def _build_model_with_gantry(spec: RobotSpec, physics_dt: float) -> mujoco.MjModel:
     """The project's G1 scene plus a mocap "gantry" body welded to the pelvis (equality 0)."""
     from humimic.robot.model import build_scene_spec, check_model_matches_spec
 
