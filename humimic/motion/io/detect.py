@@ -235,6 +235,7 @@ def _scan_from(data: bytes, start: int, scan: _PickleScan) -> tuple[int, bool]:
     stream = io.BytesIO(data)
     stream.seek(start)
     for op, arg, at in pickletools.genops(stream):  # ``at``: absolute position
+        assert at is not None  # genops gives positions on a seekable stream
         scan.feed(op.name, arg)
         wrapper = scan.wrapper
         if wrapper is not None and wrapper.built:  # its array's bytes follow

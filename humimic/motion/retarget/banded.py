@@ -80,14 +80,14 @@ def _band_layout(num_frames: int, dim: int) -> tuple[int, list[tuple[NDArray[np.
     bandwidth = min(2 * dim, num_frames * dim - 1)
     n = num_frames * dim
     idx = np.arange(dim)
-    layout = []
+    layout: list[tuple[NDArray[np.int64], ...]] = []
     for offset in range(min(2, num_frames)):
         t = np.arange(num_frames - offset)[:, None, None]
         rows, cols = np.broadcast_arrays(t * dim + idx[None, :, None], (t + offset) * dim + idx)
         upper = (rows <= cols).ravel()
         src = np.flatnonzero(upper)
         dst = (bandwidth + rows.ravel()[src] - cols.ravel()[src]) * n + cols.ravel()[src]
-        layout.append((src, dst))
+        layout.append((src.astype(np.int64), dst.astype(np.int64)))
     if num_frames > 2:
         rows = np.arange((num_frames - 2) * dim)
         layout.append((rows, (bandwidth - 2 * dim) * n + rows + 2 * dim))

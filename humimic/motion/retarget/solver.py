@@ -185,7 +185,8 @@ class SequenceSolver:
         """
         num_frames = problem.targets_w.shape[0]
         pose = self.bodies.pose(state)
-        cost, linear = self._normal_equations(problem, state, pose)
+        cost, first = self._normal_equations(problem, state, pose)
+        linear: tuple[F64, F64] | None = first  # None once the state moved: linearise again
         history = [cost]
         for _ in range(self.cfg.iterations):
             if linear is None:  # the state moved: linearise there
@@ -244,7 +245,7 @@ class SequenceSolver:
         w_post = cfg.posture_weight
         res_post = w_post * (state[2] - self.default_pos)
         cost += float(np.sum(res_post**2))
-        if system is not None:
+        if diag is not None and grad is not None:  # both set exactly when system is
             dim = diag.shape[-1]
             diag.reshape(len(diag), -1)[:, 6 * (dim + 1) :: dim + 1] += w_post**2
             grad[:, 6:] += w_post * res_post
