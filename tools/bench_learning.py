@@ -90,6 +90,9 @@ def score(ckpt: Path, episodes: int, out: Path) -> dict[str, float]:
         row["e_mpbpe_mm" + suffix] = m["E_mpbpe"]["mean"]
         row["e_g_mpbpe_mm" + suffix] = m["E_g_mpbpe"]["mean"]
         row["success_rate" + suffix] = m["success_rate"]["mean"]
+        # Share of the clip completed before any body is 0.7 m off: the progress signal
+        # while every episode still fails.
+        row["elr_0.7m" + suffix] = m["ELR_0.7m"]["mean"]
     return row
 
 
@@ -101,9 +104,9 @@ def sim2sim(ckpt: Path, episodes: int) -> dict[str, Any]:
     with contextlib.redirect_stdout(io.StringIO()):
         folder = export_controller(ckpt)
         metrics = run_sim2sim(folder, episodes=episodes)
-    gate = metrics["gate"]
-    return {"sim2sim_pass": bool(gate["passed"]), "sim2sim_reasons": gate["reasons"],
-            "sim2sim_e_mpbpe_mm": metrics["E_mpbpe"]["mean"]}  # fmt: skip
+    gate = metrics.gate
+    return {"sim2sim_pass": gate.passed, "sim2sim_reasons": list(gate.reasons),
+            "sim2sim_e_mpbpe_mm": metrics.metrics.E_mpbpe.mean}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -132,7 +135,7 @@ def main(argv: list[str]) -> int:
     trained_s = 0.0
     print(f"bench_learning: {args.clip.name}, {cfg.sim.num_envs} worlds, run folder {out}")
     print(f"{'min':>6} {'iters':>6} {'samples':>9} {'E_mpbpe':>8} {'E_g':>7} {'succ':>5}"
-          f" {'E_mpbpe*':>8} {'succ*':>5}   (* noise off)")  # fmt: skip
+          f" {'E_mpbpe*':>8} {'succ*':>5} {'ELR.7':>5}   (* noise off)")  # fmt: skip
     for point in eval_points(args.minutes, args.eval_at):
         t0 = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()):
@@ -145,7 +148,8 @@ def main(argv: list[str]) -> int:
         curve.append(row)
         print(f"{row['minutes']:6.1f} {it:6d} {row['samples']:9d} {row['e_mpbpe_mm']:8.1f}"
               f" {row['e_g_mpbpe_mm']:7.1f} {row['success_rate']:5.2f}"
-              f" {row['e_mpbpe_mm_no_noise']:8.1f} {row['success_rate_no_noise']:5.2f}",
+              f" {row['e_mpbpe_mm_no_noise']:8.1f} {row['success_rate_no_noise']:5.2f}"
+              f" {row['elr_0.7m']:5.2f}",
               flush=True)  # fmt: skip
     env.close()
     last = curve[-1]
@@ -168,6 +172,7 @@ def main(argv: list[str]) -> int:
         "e_g_mpbpe_mm": last["e_g_mpbpe_mm"],
         "success_rate": last["success_rate"],
         "success_rate_no_noise": last["success_rate_no_noise"],
+        "elr_0.7m": last["elr_0.7m"],
         **gate,
         "time_split": split,
         "torch_threads": torch.get_num_threads(),
