@@ -266,7 +266,10 @@ def ppo(clip: Path, device: str, worlds: int, iterations: int, limit_s: float) -
             sums["length"], ends[0] = sums["length"] + length, ends[0] + 1
         return result
 
+    original_log = runner.logger.log
+
     def log(**kwargs: Any) -> None:  # called once per iteration by the runner
+        original_log(**kwargs)  # keeps the runner's per-iteration hook (time limit, saves)
         times.append((kwargs["collect_time"], kwargs["learn_time"]))
         curve.append(round(float(sums["reward"]) / runner.cfg["num_steps_per_env"], 5))
         lengths.append(round(float(sums["length"]) / ends[0], 2) if ends[0] else None)
