@@ -73,7 +73,7 @@ _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}(?P<suffix>(\.[^.]*)?)$")
 def is_stale_temporary(path: Path) -> bool:
     """Whether ``path`` is named like a temporary file of :func:`atomic_write`."""
     found = _TEMPORARY.match(path.name)
-    return bool(found) and Path(found["name"]).suffix == found["suffix"]
+    return found is not None and Path(found["name"]).suffix == found["suffix"]
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:

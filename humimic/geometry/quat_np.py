@@ -15,8 +15,8 @@ Array = NDArray[np.float64]
 def normalize(q: ArrayLike) -> Array:
     """Unit quaternions with ``w >= 0`` (canonical half of the double cover)."""
     q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0.0, -q, q)
+    unit: Array = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(unit[..., :1] < 0.0, -unit, unit)
 
 
 def multiply(a: ArrayLike, b: ArrayLike) -> Array:
@@ -117,12 +117,13 @@ def from_euler(angles: ArrayLike, order: str) -> Array:
     if order.isupper() and set(order) <= set("XYZ"):
         half = 0.5 * angles
         cos, sin = np.cos(half), np.sin(half)
-        out = None
+        out: Array | None = None
         for i, axis in enumerate(order):
             q = np.zeros((*angles.shape[:-1], 4))
             q[..., 0] = cos[..., i]
             q[..., 1 + "XYZ".index(axis)] = sin[..., i]
             out = q if out is None else multiply(out, q)
+        assert out is not None  # isupper() is False for an empty order
         return out
     from scipy.spatial.transform import Rotation
 

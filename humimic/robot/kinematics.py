@@ -247,7 +247,7 @@ class RobotKinematics:
             depth[i] = 1 if node.parent < 0 else depth[node.parent] + 1
         self._order = sorted(range(len(nodes)), key=lambda i: (depth[i], i))
         rank = {node: r for r, node in enumerate(self._order)}
-        level_start = {}
+        level_start: dict[int, int] = {}
         for r, i in enumerate(self._order):
             level_start.setdefault(depth[i], r)
         self._levels: list[tuple[int, int, Tensor | None]] = []
@@ -329,7 +329,7 @@ class RobotKinematics:
         # broadcasts (and their backward reductions) contiguous: rotations (n, 3 columns,
         # 3 rows, M), positions (n, 3, M), quaternions (n, 4, M).
         rot = quat_torch.to_matrix(root_quat).permute(2, 1, 0).unsqueeze(0)
-        pose = (rot, root_pos.T.unsqueeze(0), root_quat.T.unsqueeze(0))
+        pose: tuple[Tensor, ...] = (rot, root_pos.T.unsqueeze(0), root_quat.T.unsqueeze(0))
         pos_blocks, quat_blocks = [], []
         for start, end, parents in self._levels:
             if parents is not None:

@@ -90,9 +90,11 @@ def write_video(path: str | Path, frames: Iterable[NDArray[np.uint8]], fps: floa
     import imageio.v2 as imageio
 
     def encode(tmp: Path) -> None:
-        with imageio.get_writer(
+        # Bound before the with: the stubs type __enter__ as the base class without append_data.
+        writer = imageio.get_writer(
             tmp, format="FFMPEG", fps=fps, codec="libx264", quality=7, macro_block_size=8
-        ) as writer:
+        )
+        with writer:
             for frame in frames:
                 writer.append_data(frame)
 

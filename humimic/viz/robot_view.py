@@ -138,7 +138,7 @@ def show_clip(
     human, parents = human_overlay(clip) if clip.human_joint_names else (None, None)
 
     def draw_human(scene: mujoco.MjvScene, t: int) -> None:
-        if human is not None:
+        if human is not None and parents is not None:
             add_skeleton(scene, human[t], parents, [0.9, 0.5, 0.1, 1.0])
 
     if video is None:
