@@ -10,7 +10,9 @@ IDL compiler emits them.
 # at run time and cannot resolve them from strings.
 
 import struct
+import typing
 from dataclasses import dataclass
+from typing import Annotated
 
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl._support import Buffer, Endianness
@@ -24,6 +26,16 @@ REMOTE_BYTES = 40
 """Length of ``LowState_.wireless_remote`` in bytes."""
 
 _NS = "unitree_hg.msg.dds_."  # cyclonedds turns the dots into "::" on the wire
+
+# Fixed-length IDL arrays. ``array[T, n]`` evaluates to exactly these Annotated types at run
+# time (so the wire types are unchanged), but spelled out mypy sees a Sequence[T] field.
+# typing.Sequence, not collections.abc's, because that is what cyclonedds builds itself.
+_Int16x2 = Annotated[typing.Sequence[int16], array(int16, 2)]
+_Uint32x2 = Annotated[typing.Sequence[uint32], array(uint32, 2)]
+_Uint32x4 = Annotated[typing.Sequence[uint32], array(uint32, 4)]
+_Float32x3 = Annotated[typing.Sequence[float32], array(float32, 3)]
+_Float32x4 = Annotated[typing.Sequence[float32], array(float32, 4)]
+_RemoteBytes = Annotated[typing.Sequence[uint8], array(uint8, REMOTE_BYTES)]
 
 
 @dataclass
@@ -39,6 +51,9 @@ class MotorCmd_(IdlStruct, typename=_NS + "MotorCmd_"):  # noqa: N801 (Unitree's
     kp: float32
     kd: float32
     reserve: uint32
+
+
+_MotorCmds = Annotated[typing.Sequence[MotorCmd_], array(MotorCmd_, NUM_MOTOR_SLOTS)]
 
 
 # XCDR1 little-endian encoding of the two big messages with `struct`: cyclonedds' generic
@@ -68,8 +83,8 @@ class LowCmd_(IdlStruct, typename=_NS + "LowCmd_"):  # noqa: N801 (Unitree's nam
 
     mode_pr: uint8
     mode_machine: uint8
-    motor_cmd: array[MotorCmd_, NUM_MOTOR_SLOTS]
-    reserve: array[uint32, 4]
+    motor_cmd: _MotorCmds
+    reserve: _Uint32x4
     crc: uint32
 
     def serialize(
@@ -106,11 +121,14 @@ class MotorState_(IdlStruct, typename=_NS + "MotorState_"):  # noqa: N801 (Unitr
     dq: float32
     ddq: float32
     tau_est: float32
-    temperature: array[int16, 2]
+    temperature: _Int16x2
     vol: float32
-    sensor: array[uint32, 2]
+    sensor: _Uint32x2
     motorstate: uint32
-    reserve: array[uint32, 4]
+    reserve: _Uint32x4
+
+
+_MotorStates = Annotated[typing.Sequence[MotorState_], array(MotorState_, NUM_MOTOR_SLOTS)]
 
 
 @dataclass
@@ -119,10 +137,10 @@ class MotorState_(IdlStruct, typename=_NS + "MotorState_"):  # noqa: N801 (Unitr
 class IMUState_(IdlStruct, typename=_NS + "IMUState_"):  # noqa: N801 (Unitree's name)
     """IMU: quaternion (w, x, y, z), gyroscope (rad/s, body frame), accelerometer (m/s²), rpy."""
 
-    quaternion: array[float32, 4]
-    gyroscope: array[float32, 3]
-    accelerometer: array[float32, 3]
-    rpy: array[float32, 3]
+    quaternion: _Float32x4
+    gyroscope: _Float32x3
+    accelerometer: _Float32x3
+    rpy: _Float32x3
     temperature: int16
 
 
@@ -132,14 +150,14 @@ class IMUState_(IdlStruct, typename=_NS + "IMUState_"):  # noqa: N801 (Unitree's
 class LowState_(IdlStruct, typename=_NS + "LowState_"):  # noqa: N801 (Unitree's name)
     """Robot state on ``rt/lowstate``: pelvis IMU, 35 motor states, remote bytes, CRC."""
 
-    version: array[uint32, 2]
+    version: _Uint32x2
     mode_pr: uint8
     mode_machine: uint8
     tick: uint32
     imu_state: IMUState_
-    motor_state: array[MotorState_, NUM_MOTOR_SLOTS]
-    wireless_remote: array[uint8, REMOTE_BYTES]
-    reserve: array[uint32, 4]
+    motor_state: _MotorStates
+    wireless_remote: _RemoteBytes
+    reserve: _Uint32x4
     crc: uint32
 
     def serialize(
@@ -166,7 +184,18 @@ class LowState_(IdlStruct, typename=_NS + "LowState_"):  # noqa: N801 (Unitree's
         for i in range(19, 19 + 15 * NUM_MOTOR_SLOTS, 15):
             m = v[i : i + 15]
             motors.append(
-                MotorState_(*m[:5], list(m[5:7]), m[7], list(m[8:10]), m[10], list(m[11:15]))
+                MotorState_(
+                    m[0],
+                    m[1],
+                    m[2],
+                    m[3],
+                    m[4],
+                    list(m[5:7]),
+                    m[7],
+                    list(m[8:10]),
+                    m[10],
+                    list(m[11:15]),
+                )
             )
         end = 19 + 15 * NUM_MOTOR_SLOTS
         remote = bytes(v[end : end + REMOTE_BYTES])  # bytes, as the generic decoder gives
