@@ -196,8 +196,9 @@ def write_onnx(policy: Any, manifest: ControllerManifest, path: Path) -> Path:
     # legacy, which is expected here.
     with contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # torch annotates f as a path only; the TorchScript exporter also takes a binary file.
         torch.onnx.export(
-            wrapper, (dummy,), buffer, dynamo=False, opset_version=OPSET,
+            wrapper, (dummy,), buffer, dynamo=False, opset_version=OPSET,  # type: ignore[arg-type]
             input_names=[manifest.onnx_input], output_names=[manifest.onnx_output],
         )  # fmt: skip
     model = onnx.load_from_string(buffer.getvalue())
@@ -235,13 +236,19 @@ def code_version() -> dict[str, str]:
     """humimic version and the checkout's git SHA (``+dirty`` with local changes)."""
     out = {"humimic": humimic.__version__, "git_sha": ""}
     try:
-        run = {"cwd": REPO_ROOT, "capture_output": True, "text": True, "timeout": 5}
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], check=True, **run).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], **run).stdout
+        sha = _git("rev-parse", "HEAD", check=True).stdout.strip()
+        dirty = _git("status", "--porcelain", "-uno").stdout
         out["git_sha"] = sha + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         pass
     return out
+
+
+def _git(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """``git ARGS`` in the checkout, text output captured, 5 s limit."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5, check=check
+    )
 
 
 def _floats(values: Any) -> list[float]:
