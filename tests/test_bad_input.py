@@ -24,8 +24,8 @@ import pytest
 
 from humimic.cli.main import main
 from humimic.config.store import compose
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.runner import save_config
 from tests.export.helpers import TINY, exported, trained_run
 

@@ -30,9 +30,9 @@ from humimic.deploy.safety import RobotState
 def make_controller(root: Path) -> Path:
     """Train one tiny-budget iteration with the default network sizes and export it."""
     from humimic.config.store import compose
-    from humimic.envs.synthetic import arm_wave_clip
     from humimic.export.onnx import export_controller
     from humimic.motion.clip import save_clip
+    from humimic.testing.synthetic_clips import arm_wave_clip
     from humimic.train.runner import train
 
     clip = save_clip(arm_wave_clip(seconds=4.0), root / "clip.npz")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from humimic.envs.synthetic import clip_from_joint_trajectory
 from humimic.motion.clip import save_clip
 from humimic.robot.spec import load_robot_spec
+from humimic.testing.synthetic_clips import clip_from_joint_trajectory
 
 VARIANT = "g1_23dof_lock_wrist"
 FPS = 50.0

@@ -23,11 +23,11 @@ from humimic.deploy.sim2sim import (
     torque_model,
 )
 from humimic.deploy.sim2sim_report import EpisodeOutcome, gate
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.files import file_sha256
 from humimic.motion.clip import load_clip
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
+from humimic.testing.synthetic_clips import arm_wave_clip
 from tests.export.helpers import exported
 
 

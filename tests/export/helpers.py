@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 from humimic.config.store import compose
-from humimic.envs.synthetic import arm_wave_clip
 from humimic.export.onnx import export_controller
 from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.runner import train
 
 TINY = [
