@@ -130,23 +130,25 @@ def is_done(
     from humimic.files import file_sha256
     from humimic.motion.clip import load_clip, report_path_for
     from humimic.motion.pipeline import _settings
+    from humimic.motion.report import clip_report
 
     if not (output.is_file() and report_path_for(output).is_file()):
         return None
     try:
         clip = load_clip(output)
+        report = clip_report(clip, str(output))  # a damaged report is made again
     except HumimicError:
         return None
     if clip.source_sha256 and clip.source_sha256 != file_sha256(source):
         return None
     if clip.settings.get("robot") != cfg.robot or _strip(clip.settings) != _strip(_settings(cfg)):
         return None
-    report = clip.report
     earlier = earlier or {}
-    seconds = earlier.get("seconds") or report.get("timing_s", 0.0)
+    seconds = earlier.get("seconds") or (report.timing_s if report else None) or 0.0
     figures = {**earlier.get("figures", {}), "resumed": 1.0}
+    verdict, reasons = (report.verdict, list(report.reasons)) if report else ("?", [])
     return Outcome(
-        str(source), str(output), report.get("verdict", "?"), list(report.get("reasons", [])),
+        str(source), str(output), verdict, reasons,
         frames_in=int(earlier.get("frames_in", 0)), frames_out=clip.num_frames,
         seconds=float(seconds), figures=figures,
     )  # fmt: skip

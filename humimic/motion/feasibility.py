@@ -1,8 +1,9 @@
 """Can the robot physically perform a clip? Kinematic and dynamic checks with verdicts.
 
-:func:`assess_clip` runs one pass over the frames with MuJoCo and returns a JSON-able report
-section: joint-limit violations, joint speeds, foot skating, ground penetration, self-collision,
-the support wrench the feet cannot provide, and the actuator torques the motion needs.
+:func:`assess_clip` runs one pass over the frames with MuJoCo and returns the report's
+feasibility section (:class:`~humimic.motion.report.FeasibilityReport`): joint-limit
+violations, joint speeds, foot skating, ground penetration, self-collision, the support
+wrench the feet cannot provide, and the actuator torques the motion needs.
 
 Torques: ``mj_inverse`` (constraints off) gives the generalised forces ``qfrc`` of the motion,
 with ``qvel``/``qacc`` from finite differences of the clip. The root's 6-D wrench must come from
@@ -28,7 +29,6 @@ from humimic.errors import ConfigError
 from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
 from humimic.motion.feasibility_checks import (
-    VERDICTS,
     check_joint_limits,
     check_joint_speed,
     check_penetration,
@@ -39,6 +39,7 @@ from humimic.motion.feasibility_checks import (
     check_torque,
 )
 from humimic.motion.nonneg_lsq import nonneg_ridge_lsq
+from humimic.motion.report import CheckResult, FeasibilityReport, RobotContact
 from humimic.motion.robot_clip import (
     FEET,
     finite_difference,
@@ -56,7 +57,7 @@ F64 = NDArray[np.float64]
 
 def assess_clip(
     clip: RobotClip, spec: RobotSpec, model: mujoco.MjModel, cfg: FeasibilityCfg | None = None
-) -> dict[str, Any]:
+) -> FeasibilityReport:
     """Check whether the robot can perform ``clip``.
 
     Args:
@@ -67,10 +68,10 @@ def assess_clip(
         cfg: Thresholds (defaults when ``None``).
 
     Returns:
-        JSON-able dict: ``verdict`` (worst check), ``reasons`` (one line per warn/fail),
-        ``checks`` (one entry per check, each with ``verdict`` and ``reasons``),
-        ``robot_contact`` (``mask`` (T, 2) 0/1 from the robot's sole points and its
-        ``agreement`` with the clip's mask) and ``settings``.
+        The verdict (worst check), reasons (one line per warn/fail), one
+        :class:`~humimic.motion.report.CheckResult` per check, the robot's own contact mask
+        (``(T, 2)`` 0/1 from its sole points, and its agreement with the clip's mask) and the
+        thresholds.
 
     Raises:
         ConfigError: The clip lacks joints of the spec or the model lacks spec joints.
@@ -102,23 +103,21 @@ def assess_clip(
         "support": check_support(frames, can_push, weight, clip.fps, cfg),
         "torque": check_torque(spec, frames["tau"], cfg),
     }
-    verdict = max((c["verdict"] for c in checks.values()), key=VERDICTS.index)
-    reasons = [f"{name}: {r}" for name, c in checks.items() for r in c["reasons"]]
-    return {
-        "verdict": verdict,
-        "reasons": reasons,
-        "checks": checks,
-        "robot_contact": _robot_contact(frames["soles_w"], mask, clip.fps),
-        "settings": asdict(cfg),
+    typed = {
+        name: CheckResult.from_json(name, entry, "assess_clip", f"checks.{name}.")
+        for name, entry in checks.items()
     }
+    contact = _robot_contact(frames["soles_w"], mask, clip.fps)
+    return FeasibilityReport.from_checks(typed, contact, asdict(cfg))
 
 
-def _robot_contact(soles_w: F64, mask: NDArray[np.bool_], fps: float) -> dict[str, Any]:
+def _robot_contact(soles_w: F64, mask: NDArray[np.bool_], fps: float) -> RobotContact:
     """Contact mask of the robot's own sole points and its agreement with the clip's mask."""
     from humimic.motion.contact import ContactCfg, contact_mask_from_points
 
     robot = contact_mask_from_points(soles_w[:, 0], soles_w[:, 1], fps, ContactCfg())
-    return {"mask": robot.astype(int).tolist(), "agreement": float(np.mean(robot == mask))}
+    rows = tuple((int(a), int(b)) for a, b in robot.astype(int))
+    return RobotContact(rows, float(np.mean(robot == mask)))
 
 
 def _clip_joints(clip: RobotClip, spec: RobotSpec, values: F64) -> F64:

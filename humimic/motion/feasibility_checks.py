@@ -14,11 +14,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humimic.config.motion_schema import FeasibilityCfg
+from humimic.motion.report import VERDICTS
 from humimic.motion.robot_clip import joint_ids
 from humimic.robot.spec import RobotSpec
 
 F64 = NDArray[np.float64]
-VERDICTS = ("pass", "warn", "fail")
 
 
 def exceeds(value: float, limit: float, digits: int = 3) -> bool:

@@ -20,6 +20,7 @@ from humimic.config.retarget import RetargetCfg
 from humimic.files import file_sha256
 from humimic.motion.clip import RobotClip, save_clip
 from humimic.motion.human import HumanMotion
+from humimic.motion.report import ClipReport, worst
 from humimic.robot.spec import RobotSpec
 
 
@@ -75,18 +76,19 @@ class ClipMaker:
         else:
             clip, report, frames_in = self._retarget_human(source, options)
         report["timing_s"] = round(time.perf_counter() - start, 4)
-        clip.report = report
+        typed = ClipReport.from_json(report, f"{output} report")  # the contract, checked
+        clip.report = typed.to_json()
         save_clip(clip, output)
         write_extra_formats(clip, output, options.extra_formats)
         return Outcome(
             source=str(source),
             output=str(output),
-            verdict=report["verdict"],
-            reasons=report["reasons"],
+            verdict=typed.verdict,
+            reasons=list(typed.reasons),
             frames_in=frames_in,
             frames_out=clip.num_frames,
             seconds=report["timing_s"],
-            figures=_figures(report),
+            figures=_figures(typed),
         )
 
     def _retarget_human(self, source: Path, options: InputOptions) -> tuple[RobotClip, dict, int]:
@@ -177,19 +179,20 @@ class ClipMaker:
 
     def _assess(self, clip: RobotClip, report: dict[str, Any], filter_verdict: Any) -> None:
         """Feasibility checks and the overall verdict with reasons."""
-        from humimic.motion.feasibility import VERDICTS, assess_clip
+        from humimic.motion.feasibility import assess_clip
 
-        report["feasibility"] = assess_clip(clip, self.spec, self.model, self.cfg.feasibility)
-        verdict, reasons = report["feasibility"]["verdict"], list(report["feasibility"]["reasons"])
+        feasibility = assess_clip(clip, self.spec, self.model, self.cfg.feasibility)
+        report["feasibility"] = feasibility.to_json()
+        verdict, reasons = feasibility.verdict, list(feasibility.reasons)
         severity = getattr(filter_verdict, "severity", "pass")
         if filter_verdict is not None and severity != "pass":
-            verdict = max(verdict, severity, key=VERDICTS.index)
+            verdict = worst(verdict, severity)
             reasons.insert(0, f"physics filter: {filter_verdict.reason}")
         height = report.get("source", {}).get("meta", {}).get("height_m")
         if isinstance(height, float) and not _plausible_height(height):
             from humimic.motion.io.bvh import PLAUSIBLE_HEIGHT_M
 
-            verdict = max(verdict, "warn", key=VERDICTS.index)
+            verdict = worst(verdict, "warn")
             low, high = PLAUSIBLE_HEIGHT_M
             reasons.append(
                 f"source: the skeleton is {height:.2f} m from ankle to head, outside "
@@ -197,7 +200,7 @@ class ClipMaker:
             )
         error = report.get("retarget", {}).get("key_point_error_mean_m")
         if error is not None and error > self.cfg.batch.max_key_point_error_m:
-            verdict = max(verdict, "warn", key=VERDICTS.index)
+            verdict = worst(verdict, "warn")
             reasons.append(
                 f"retarget: mean key-point error {error * 100:.1f} cm "
                 f"> {self.cfg.batch.max_key_point_error_m * 100:.1f} cm"
@@ -271,13 +274,11 @@ def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:
     return [round(float(v), digits) for v in np.asarray(values).ravel()]
 
 
-def _figures(report: dict[str, Any]) -> dict[str, float]:
+def _figures(report: ClipReport) -> dict[str, float]:
     """Headline numbers for the batch summary table."""
     out: dict[str, float] = {}
-    retarget = report.get("retarget", {})
-    if "key_point_error_mean_m" in retarget:
-        out["key_point_error_m"] = round(float(retarget["key_point_error_mean_m"]), 4)
-    checks = report.get("feasibility", {}).get("checks", {})
+    if report.retarget is not None:
+        out["key_point_error_m"] = round(report.retarget.key_point_error_mean_m, 4)
     for check, key in (
         ("foot_skating", "mean_mps"),
         ("foot_skating", "max_mps"),
@@ -287,9 +288,11 @@ def _figures(report: dict[str, Any]) -> dict[str, float]:
         ("root_speed", "max_mps"),
         ("torque", "worst_fraction"),
     ):
-        value = checks.get(check, {}).get(key)
+        result = report.check(check)
+        value = result.figures.get(key) if result is not None else None
         if isinstance(value, int | float):
             out[f"{check}_{key}"] = round(float(value), 4)
-    if "filter" in report and "longest_unstable_s" in report["filter"]:
-        out["longest_unstable_s"] = float(report["filter"]["longest_unstable_s"])
+    unstable = report.filter.figures.get("longest_unstable_s") if report.filter else None
+    if isinstance(unstable, int | float):
+        out["longest_unstable_s"] = float(unstable)
     return out

@@ -67,7 +67,7 @@ def _weight(model) -> float:
 
 def test_standing_still_passes_with_feet_carrying_the_weight(robot, ground_height):
     spec, model = robot
-    report = assess_clip(_clip(robot, ground_height), spec, model)
+    report = assess_clip(_clip(robot, ground_height), spec, model).to_json()
     checks = report["checks"]
     assert report["verdict"] == "pass", report["reasons"]
     assert checks["foot_skating"]["mean_mps"] < 1e-9
@@ -83,7 +83,7 @@ def test_standing_still_passes_with_feet_carrying_the_weight(robot, ground_heigh
 @pytest.mark.parametrize("contact", [0.0, 1.0])  # a foot in the air cannot push, mask or not
 def test_lifted_robot_needs_its_weight_as_support(robot, ground_height, contact):
     spec, model = robot
-    report = assess_clip(_clip(robot, ground_height + 0.5, contact=contact), spec, model)
+    report = assess_clip(_clip(robot, ground_height + 0.5, contact=contact), spec, model).to_json()
     support = report["checks"]["support"]
     assert support["unsupported_force_max_n"] == pytest.approx(_weight(model), rel=1e-6)
     # no foot can push on any frame: 1 s held up by nothing (limit 0.25 s)
@@ -99,7 +99,7 @@ def test_joint_limit_violation_is_reported_with_joint_and_amount(robot, ground_h
     knee = spec.joint_names.index("right_knee_joint")
     low = model.jnt_range[model.joint("right_knee_joint").id, 0]
     joints[10:15, knee] = low - 0.1
-    report = assess_clip(_clip(robot, ground_height, joints=joints), spec, model)
+    report = assess_clip(_clip(robot, ground_height, joints=joints), spec, model).to_json()
     limits = report["checks"]["joint_limits"]
     assert limits["worst_joint"] == "right_knee_joint"
     assert limits["worst_excess_rad"] == pytest.approx(0.1, abs=1e-9)
@@ -111,7 +111,7 @@ def test_joint_limit_violation_is_reported_with_joint_and_amount(robot, ground_h
 def test_sliding_feet_report_skating_speed(robot, ground_height):
     spec, model = robot
     clip = _clip(robot, ground_height, root_x=0.2 * np.arange(T) / FPS)  # 0.2 m/s, feet down
-    skating = assess_clip(clip, spec, model)["checks"]["foot_skating"]
+    skating = assess_clip(clip, spec, model).to_json()["checks"]["foot_skating"]
     assert skating["mean_mps"] == pytest.approx(0.2, abs=1e-9)
     assert skating["max_mps"] == pytest.approx(0.2, abs=1e-9)
     # Skating is measured between consecutive contact frames: T - 1 steps per foot.
@@ -125,13 +125,13 @@ def test_touchdown_speed_is_not_skating(robot, ground_height):
     contact = (np.arange(T) >= T // 2).astype(np.float64)
     clip = _clip(robot, ground_height, root_x=x)
     clip.contact_mask = np.stack([contact, contact], axis=1)
-    skating = assess_clip(clip, spec, model)["checks"]["foot_skating"]
+    skating = assess_clip(clip, spec, model).to_json()["checks"]["foot_skating"]
     assert skating["mean_mps"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_sinking_reports_penetration_depth(robot, ground_height):
     spec, model = robot
-    report = assess_clip(_clip(robot, ground_height - 0.02), spec, model)
+    report = assess_clip(_clip(robot, ground_height - 0.02), spec, model).to_json()
     penetration = report["checks"]["ground_penetration"]
     assert penetration["max_depth_m"] == pytest.approx(0.02, abs=1e-9)
     assert "sole" in penetration["worst_geom"]
@@ -143,7 +143,7 @@ def test_crossed_legs_self_collide(robot):
     joints = np.tile(spec.default_joint_pos, (T, 1)).astype(np.float64)
     joints[: T // 2, spec.joint_names.index("left_hip_roll_joint")] = -0.5
     joints[: T // 2, spec.joint_names.index("right_hip_roll_joint")] = 0.5
-    report = assess_clip(_clip(robot, 1.0, contact=0.0, joints=joints), spec, model)
+    report = assess_clip(_clip(robot, 1.0, contact=0.0, joints=joints), spec, model).to_json()
     collision = report["checks"]["self_collision"]
     assert collision["frames"] == T // 2 and collision["fraction"] == pytest.approx(0.5)
     assert collision["worst_pairs"][0]["geoms"] == ["left_thigh_col", "right_thigh_col"]
@@ -153,13 +153,13 @@ def test_crossed_legs_self_collide(robot):
 def test_self_collision_not_checked_without_it_in_the_model(robot):
     spec, _ = robot
     model = build_model(spec, self_collision=False)
-    report = assess_clip(_clip(robot, 1.0, contact=0.0), spec, model)
+    report = assess_clip(_clip(robot, 1.0, contact=0.0), spec, model).to_json()
     assert report["checks"]["self_collision"]["checked"] is False
 
 
 def test_airborne_torques_are_gravity_compensation(robot):
     spec, model = robot
-    report = assess_clip(_clip(robot, 1.0, contact=0.0), spec, model)
+    report = assess_clip(_clip(robot, 1.0, contact=0.0), spec, model).to_json()
     data = mujoco.MjData(model)
     data.qpos[:] = joint_trajectory_to_qpos(
         model, spec, [[0, 0, 1.0]], [[1.0, 0, 0, 0]], [spec.default_joint_pos]
@@ -203,7 +203,7 @@ def test_report_plots_written_for_present_data(robot, ground_height, tmp_path):
     spec, model = robot
     clip = _clip(robot, ground_height)
     report = {
-        "feasibility": assess_clip(clip, spec, model),
+        "feasibility": assess_clip(clip, spec, model).to_json(),
         "filter": {"distance_m": [0.05, None, 0.2] * 10},
     }
     paths = plot_clip_report(clip, report, tmp_path / "fig", "walk")
@@ -271,9 +271,9 @@ def test_one_frame_of_fast_skating_warns_though_the_mean_is_small(robot, ground_
     spec, model = robot
     t_len = 300
     x = np.where(np.arange(t_len) > 150, 4.2 / FPS, 0.0)  # one 14 cm slide in 10 s
-    skating = assess_clip(_long_clip(robot, ground_height, t_len, root_x=x), spec, model)["checks"][
-        "foot_skating"
-    ]
+    skating = assess_clip(_long_clip(robot, ground_height, t_len, root_x=x), spec, model).to_json()[
+        "checks"
+    ]["foot_skating"]
     assert skating["mean_mps"] == pytest.approx(4.2 / (t_len - 1), rel=1e-6)  # 0.014 < 0.02
     assert skating["max_mps"] == pytest.approx(4.2, rel=1e-6)
     assert skating["verdict"] == "warn" and "4.200 m/s at most" in skating["reasons"][0]
@@ -285,9 +285,9 @@ def test_a_joint_flip_between_frames_fails_with_its_real_speed(robot, ground_hei
     joints = np.tile(spec.default_joint_pos, (T, 1)).astype(np.float64)
     yaw = spec.joint_names.index("left_hip_yaw_joint")
     joints[:15, yaw], joints[15:, yaw] = 2.5, -2.5
-    speed = assess_clip(_clip(robot, ground_height, joints=joints), spec, model)["checks"][
-        "joint_speed"
-    ]
+    speed = assess_clip(_clip(robot, ground_height, joints=joints), spec, model).to_json()[
+        "checks"
+    ]["joint_speed"]
     limit = spec.velocity_limit[yaw]
     assert speed["frame_to_frame_joint"] == "left_hip_yaw_joint"
     assert speed["frame_to_frame_max_rad_s"] == pytest.approx(5.0 * FPS)
@@ -299,9 +299,11 @@ def test_a_joint_flip_between_frames_fails_with_its_real_speed(robot, ground_hei
 def test_root_teleport_fails_and_a_steady_walk_pace_passes(robot, ground_height):
     spec, model = robot
     x = 1.0 * np.arange(T) / FPS + np.where(np.arange(T) >= 20, 0.37, 0.0)
-    root = assess_clip(_clip(robot, ground_height, root_x=x), spec, model)["checks"]["root_speed"]
+    root = assess_clip(_clip(robot, ground_height, root_x=x), spec, model).to_json()["checks"][
+        "root_speed"
+    ]
     assert root["max_mps"] == pytest.approx((1.0 / FPS + 0.37) * FPS)
     assert root["max_frame"] == 19 and root["verdict"] == "fail"
     steady = 1.0 * np.arange(T) / FPS
-    root = assess_clip(_clip(robot, ground_height, root_x=steady), spec, model)["checks"]
+    root = assess_clip(_clip(robot, ground_height, root_x=steady), spec, model).to_json()["checks"]
     assert root["root_speed"]["verdict"] == "pass"
