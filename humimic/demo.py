@@ -108,6 +108,7 @@ def run_demo(
     from humimic.config.store import compose
     from humimic.motion.clip import load_clip
     from humimic.motion.pipeline import ClipMaker, InputOptions
+    from humimic.motion.report import clip_report
     from humimic.motion.report_plots import plot_clip_report
     from humimic.robot.spec import available_variants
 
@@ -130,7 +131,8 @@ def run_demo(
     clip_out = out_dir / clip_path.name
     outcome = maker.run(clip_path, clip_out, InputOptions())
     clip = load_clip(clip_out)
-    result.artifacts += [clip_out, *plot_clip_report(clip, clip.report, out_dir, clip_out.stem)]
+    report = clip_report(clip, str(clip_out))
+    result.artifacts += [clip_out, *plot_clip_report(clip, report, out_dir, clip_out.stem)]
     print(f"      verdict {outcome.verdict}: " + ("; ".join(outcome.reasons) or "no issues"))
     result.figures["clip"] = {"verdict": outcome.verdict, **outcome.figures}
     if video:

@@ -25,6 +25,7 @@ import numpy as np
 from humimic.config.store import compose
 from humimic.motion.clip import load_clip
 from humimic.motion.pipeline import ClipMaker, InputOptions
+from humimic.motion.report import clip_report
 from humimic.paths import shared_motions_dir
 
 CLIPS = [
@@ -88,13 +89,13 @@ def per_frame_ik(maker: ClipMaker, source: Path) -> dict[str, float]:
     )  # fmt: skip
     key_body = [clip.body_index(b) for b in retargeter.rmap.robot_bodies]
     error = np.linalg.norm(clip.body_pos_w[:, key_body] - fit.targets_w, axis=-1)
-    checks = assess_clip(clip, spec, model, cfg.feasibility)["checks"]
+    checks = assess_clip(clip, spec, model, cfg.feasibility).checks
     del mujoco
     return {
         "key_point_error_m": float(np.nanmean(error)),
-        "skating_mps": float(checks["foot_skating"]["mean_mps"]),
-        "penetration_m": float(checks["ground_penetration"]["max_depth_m"]),
-        "self_collision_frames": float(checks["self_collision"]["frames"]),
+        "skating_mps": checks["foot_skating"].number("mean_mps"),
+        "penetration_m": checks["ground_penetration"].number("max_depth_m"),
+        "self_collision_frames": checks["self_collision"].number("frames"),
         "frames_per_s": motion.num_frames / seconds,
     }
 
@@ -128,17 +129,19 @@ def main() -> None:
                 start = time.perf_counter()
                 outcome = maker.run(source, Path(tmp) / "clip.npz", InputOptions())
                 seconds = min(seconds, time.perf_counter() - start)
-            report = load_clip(Path(tmp) / "clip.npz").report
-            checks = report["feasibility"]["checks"]
+            report = clip_report(load_clip(Path(tmp) / "clip.npz"), name)
+            if report is None or report.retarget is None or report.feasibility is None:
+                raise SystemExit(f"{name}: the clip report lacks its retarget or feasibility")
+            checks = report.feasibility.checks
             row = {
                 "clip": Path(name).name,
                 "frames_in": outcome.frames_in,
                 "seconds": seconds,
                 "verdict": outcome.verdict,
-                "key_point_error_m": report["retarget"]["key_point_error_mean_m"],
-                "skating_mps": checks["foot_skating"]["mean_mps"],
-                "penetration_m": checks["ground_penetration"]["max_depth_m"],
-                "self_collision_frames": checks["self_collision"]["frames"],
+                "key_point_error_m": report.retarget.key_point_error_mean_m,
+                "skating_mps": checks["foot_skating"].number("mean_mps"),
+                "penetration_m": checks["ground_penetration"].number("max_depth_m"),
+                "self_collision_frames": int(checks["self_collision"].number("frames")),
             }
             if not args.no_baseline:
                 row["baseline"] = per_frame_ik(maker, source)

@@ -15,7 +15,6 @@ under ``"pd_replay"``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from humimic.errors import HumimicError
 from humimic.eval.metrics import FAIL_DISTANCE_M
 
 NOTE = (
@@ -72,17 +72,20 @@ def replay(clip: Path, overrides: list[str]) -> dict[str, Any]:
 
 
 def write_report(clip: Path, result: dict[str, Any]) -> None:
-    """Add ``result`` under ``"pd_replay"`` in the clip's report, atomically."""
-    from humimic.files import atomic_write
+    """Add ``result`` under ``"pd_replay"`` in the clip's report, atomically.
 
-    report = clip.with_suffix(".report.json")
-    if not report.is_file():
-        print(f"{report}: no report to add to", file=sys.stderr)
+    Raises:
+        InputFileError: The report is damaged (one line naming it).
+    """
+    from humimic.motion.clip import report_path_for
+    from humimic.motion.report import PdReplay, read_clip_report, write_clip_report
+
+    path = report_path_for(clip)
+    if not path.is_file():
+        print(f"{path}: no report to add to", file=sys.stderr)
         return
-    data = json.loads(report.read_text())
-    data["pd_replay"] = {**result, "note": NOTE}
-    text = json.dumps(data, indent=2) + "\n"
-    atomic_write(report, lambda p: p.write_text(text))
+    pd = PdReplay(result["upright_s"], result["clip_s"], result["E_g_mpbpe_mm"], NOTE)
+    write_clip_report(path, replace(read_clip_report(path), pd_replay=pd))
 
 
 def main(argv: list[str]) -> int:
@@ -98,7 +101,11 @@ def main(argv: list[str]) -> int:
         print(f"{clip.name:32} {result['upright_s']:9.2f} {result['clip_s']:7.2f}"
               f" {result['E_g_mpbpe_mm']:7.0f}")  # fmt: skip
         if args.write_report:
-            write_report(clip, result)
+            try:
+                write_report(clip, result)
+            except HumimicError as err:
+                print(err, file=sys.stderr)
+                return 2
     return 0
 
 

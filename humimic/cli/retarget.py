@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from humimic.motion.clip import RobotClip
 
 HELP = "turn human motion (BVH, ASF/AMC, AMASS/SMPL, GVHMR, joints) into robot clips"
 EPILOG = """\
@@ -181,7 +185,9 @@ def _run_folder(args: argparse.Namespace, cfg: object, options: object) -> int:
     return EXIT_SOME_FAILED if counts["error"] else 0
 
 
-def _plots(clip: object, out: Path) -> None:
+def _plots(clip: RobotClip, out: Path) -> None:
+    """The report's PNG figures beside the clip ``out``."""
+    from humimic.motion.report import clip_report
     from humimic.motion.report_plots import plot_clip_report
 
-    plot_clip_report(clip, clip.report, out.parent, out.stem)  # type: ignore[attr-defined]
+    plot_clip_report(clip, clip_report(clip, str(out)), out.parent, out.stem)

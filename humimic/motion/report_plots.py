@@ -4,16 +4,15 @@ Figures are drawn on standalone :class:`matplotlib.figure.Figure` objects (Agg c
 pyplot state, safe in worker processes) and written atomically. A figure whose data is not in
 the report is skipped, so the function works for clips converted from other tools too.
 
-Report keys read (all optional): ``report["filter"]["distance_m"]`` (T,) with the threshold
-from ``clip.settings["filter"]["stability_threshold_m"]`` or ``report["filter"]``; the
-feasibility section (``report["feasibility"]`` or the report itself) with
-``robot_contact.mask``, ``checks.joint_limits.min_margin_rad`` and ``checks.torque``
-(``peak_fraction``, ``series``).
+Report parts read (all optional): the filter's ``distance_m`` (T,) with the threshold from
+``clip.settings["filter"]["stability_threshold_m"]`` or the filter's figures; the
+feasibility section's ``robot_contact.mask``, the ``joint_limits`` check's
+``min_margin_rad`` and the ``torque`` check's ``peak_fraction`` and ``series``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,21 @@ from matplotlib.figure import Figure
 
 from humimic.files import atomic_write
 from humimic.motion.clip import RobotClip
+from humimic.motion.report import ClipReport, FilterSummary
 
 PBHC_STABILITY_THRESHOLD_M = 0.1
 """PBHC's ε_stab, used when neither the settings nor the report give the threshold."""
 
 
 def plot_clip_report(
-    clip: RobotClip, report: dict[str, Any], out_dir: str | Path, stem: str
+    clip: RobotClip, report: ClipReport | None, out_dir: str | Path, stem: str
 ) -> list[Path]:
     """Write the report figures of ``clip`` as ``<out_dir>/<stem>_<figure>.png``.
 
     Args:
         clip: The clip (contact mask, frame rate, settings).
-        report: The clip's report (see the module docstring for the keys used).
+        report: The clip's report (see the module docstring for the parts used); None
+            draws only what the clip itself holds.
         out_dir: Output folder (created if missing).
         stem: File-name prefix, usually the clip's file stem.
 
@@ -42,13 +43,15 @@ def plot_clip_report(
         Paths of the files written, in the order contacts, com_cop, joint_margins, torque.
     """
     out_dir = Path(out_dir)
-    feas = report.get("feasibility", report)
-    checks = feas.get("checks", {}) if isinstance(feas, dict) else {}
+    feas = report.feasibility if report is not None else None
+    robot_mask = feas.robot_contact.mask if feas and feas.robot_contact else None
+    limits = report.check("joint_limits") if report is not None else None
+    torque = report.check("torque") if report is not None else None
     figures = {
-        "contacts": _contacts_figure(clip, feas.get("robot_contact", {}).get("mask")),
-        "com_cop": _com_cop_figure(clip, report.get("filter", {})),
-        "joint_margins": _margins_figure(checks.get("joint_limits", {}).get("min_margin_rad")),
-        "torque": _torque_figure(checks.get("torque", {}), clip.fps),
+        "contacts": _contacts_figure(clip, robot_mask),
+        "com_cop": _com_cop_figure(clip, report.filter if report is not None else None),
+        "joint_margins": _margins_figure(limits.figures.get("min_margin_rad") if limits else None),
+        "torque": _torque_figure(torque.figures if torque else {}, clip.fps),
     }
     written = []
     for name, fig in figures.items():
@@ -88,14 +91,15 @@ def _contacts_figure(clip: RobotClip, robot_mask: Any) -> Figure:
     return fig
 
 
-def _com_cop_figure(clip: RobotClip, filter_report: dict[str, Any]) -> Figure | None:
+def _com_cop_figure(clip: RobotClip, summary: FilterSummary | None) -> Figure | None:
     """Horizontal CoM–CoP distance of the human motion against the stability threshold."""
-    values = filter_report.get("distance_m")
-    if values is None:
+    if summary is None or not summary.distance_m:
         return None
-    distance = np.array([np.nan if v is None else v for v in values], dtype=float)
+    distance = np.array(summary.distance_m, dtype=float)  # NaN: feet off the ground
     threshold = clip.settings.get("filter", {}).get("stability_threshold_m")
-    threshold = threshold or filter_report.get("stability_threshold_m", PBHC_STABILITY_THRESHOLD_M)
+    threshold = threshold or summary.figures.get(
+        "stability_threshold_m", PBHC_STABILITY_THRESHOLD_M
+    )
     time = np.arange(distance.size) / clip.fps
     fig = Figure(figsize=(9, 3), layout="constrained")
     ax = fig.subplots()
@@ -128,7 +132,7 @@ def _margins_figure(margins: dict[str, float | None] | None) -> Figure | None:
     return fig
 
 
-def _torque_figure(torque: dict[str, Any], fps: float) -> Figure | None:
+def _torque_figure(torque: Mapping[str, Any], fps: float) -> Figure | None:
     """Peak |τ| / effort limit per joint, and the ratio over time for the worst joints."""
     peak = torque.get("peak_fraction")
     if not peak:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
@@ -18,6 +19,9 @@ from humimic.viz.render import (
     write_video,
 )
 
+if TYPE_CHECKING:
+    from humimic.motion.clip import RobotClip
+
 __all__ = ["clip_qpos", "has_display", "human_overlay", "show_clip", "show_robot", "standing_qpos"]
 
 VIDEO_FPS = 30.0
@@ -26,7 +30,9 @@ HUMAN_SIDE_OFFSET_M = 0.8
 _RIGID_BONE_RATIO = 1.5  # a bone whose length varies more than this is no bone
 
 
-def human_overlay(clip: object) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+def human_overlay(
+    clip: RobotClip, where: str = "clip"
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """The clip's human skeleton as drawn beside the robot, and the parents to draw.
 
     The human is scaled by the retarget's leg scale about the world origin, as the solver
@@ -40,21 +46,25 @@ def human_overlay(clip: object) -> tuple[NDArray[np.float64], NDArray[np.int64]]
         ``(T, K, 3)`` positions in metres and ``(K,)`` parents with -1 for hidden bones.
     """
     from humimic.geometry import quat_np
-    from humimic.motion.clip import RobotClip
+    from humimic.motion.report import clip_report
 
-    assert isinstance(clip, RobotClip)
-    scale = float(clip.report.get("retarget", {}).get("leg_scale", 1.0) or 1.0)
+    report = clip_report(clip, where)  # ``where`` names the clip in an error
+    scale = (report.leg_scale if report is not None else 1.0) or 1.0
     heading = float(quat_np.yaw(clip.root_quat_w[0]))
     left = np.array([-np.sin(heading), np.cos(heading), 0.0])
     pos = clip.human_pos_w * scale + HUMAN_SIDE_OFFSET_M * left
-    return pos, _drawn_parents(clip, clip.human_pos_w)
+    source = report.source if report is not None else None
+    pelvis = source.canonical_map.get("pelvis") if source is not None else None
+    return pos, _drawn_parents(clip, clip.human_pos_w, pelvis)
 
 
-def _drawn_parents(clip: object, pos: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Parents with -1 for bones above the pelvis and bones whose length is not rigid."""
-    parents = np.array(clip.human_parents, dtype=np.int64)  # type: ignore[attr-defined]
-    names = list(clip.human_joint_names)  # type: ignore[attr-defined]
-    pelvis = clip.report.get("source", {}).get("canonical_map", {}).get("pelvis")  # type: ignore[attr-defined]
+def _drawn_parents(
+    clip: RobotClip, pos: NDArray[np.float64], pelvis: str | None
+) -> NDArray[np.int64]:
+    """Parents with -1 for bones above the ``pelvis`` joint and bones whose length is not
+    rigid."""
+    parents = np.array(clip.human_parents, dtype=np.int64)
+    names = list(clip.human_joint_names)
     if pelvis in names:
         above = set()
         j = int(parents[names.index(pelvis)])
@@ -135,7 +145,7 @@ def show_clip(
     model = build_model(load_robot_spec(clip.variant))
     qpos = clip_qpos(model, clip)
 
-    human, parents = human_overlay(clip) if clip.human_joint_names else (None, None)
+    human, parents = human_overlay(clip, str(clip_path)) if clip.human_joint_names else (None, None)
 
     def draw_human(scene: mujoco.MjvScene, t: int) -> None:
         if human is not None and parents is not None:

@@ -198,14 +198,16 @@ def test_config_validation_names_the_field():
 def test_report_plots_written_for_present_data(robot, ground_height, tmp_path):
     from matplotlib.image import imread
 
+    from humimic.motion.report import ClipReport, FilterSummary
     from humimic.motion.report_plots import plot_clip_report
 
     spec, model = robot
     clip = _clip(robot, ground_height)
-    report = {
-        "feasibility": assess_clip(clip, spec, model).to_json(),
-        "filter": {"distance_m": [0.05, None, 0.2] * 10},
-    }
+    report = ClipReport(
+        "pass",
+        feasibility=assess_clip(clip, spec, model),
+        filter=FilterSummary(True, "stable", (0.05, float("nan"), 0.2) * 10),
+    )
     paths = plot_clip_report(clip, report, tmp_path / "fig", "walk")
     names = ["walk_contacts.png", "walk_com_cop.png", "walk_joint_margins.png", "walk_torque.png"]
     assert [p.name for p in paths] == names
@@ -213,7 +215,7 @@ def test_report_plots_written_for_present_data(robot, ground_height, tmp_path):
         image = imread(path)
         assert image.shape[0] > 100 and image.std() > 0.01  # a drawn figure, not blank
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == sorted(names)  # no temp files
-    only_contacts = plot_clip_report(clip, {}, tmp_path / "bare", "x")
+    only_contacts = plot_clip_report(clip, None, tmp_path / "bare", "x")
     assert [p.name for p in only_contacts] == ["x_contacts.png"]
 
 

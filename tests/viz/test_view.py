@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from humimic.motion.report import ClipReport, RetargetSummary, SourceInfo
 from humimic.motion.robot_clip import make_robot_clip
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
@@ -33,10 +34,11 @@ def walking_clip(heading: float):
     clip.human_joint_names = ["Reference", "Hips", "Head"]
     clip.human_parents = np.array([-1, 0, 1])
     clip.human_pos_w = human
-    clip.report = {
-        "retarget": {"leg_scale": 0.78},
-        "source": {"canonical_map": {"pelvis": "Hips", "head": "Head"}},
-    }
+    retarget = RetargetSummary(0.01, 0.02, {}, {}, leg_scale=0.78, solver_iterations=1,
+                               solver_cost=(1.0, 0.1))  # fmt: skip
+    source = SourceInfo("walk.bvh", "bvh", "", frames=T, fps=FPS, joints=3,
+                        canonical_map={"pelvis": "Hips", "head": "Head"})  # fmt: skip
+    clip.report = ClipReport("pass", source=source, retarget=retarget).to_json()
     return clip
 
 
@@ -56,6 +58,6 @@ def test_human_is_drawn_beside_the_robot_at_its_scale(heading: float) -> None:
 
 def test_a_bone_that_stretches_is_hidden_without_a_canonical_map() -> None:
     clip = walking_clip(0.0)
-    clip.report = {}
+    clip.report = {}  # no report: no canonical map, leg scale 1
     _, parents = human_overlay(clip)
     assert parents.tolist() == [-1, -1, 1]  # Reference->Hips stretches from 0.95 to 4.1 m
