@@ -190,7 +190,7 @@ class ClipMaker:
             reasons.insert(0, f"physics filter: {filter_verdict.reason}")
         height = report.get("source", {}).get("meta", {}).get("height_m")
         if isinstance(height, float) and not _plausible_height(height):
-            from humimic.motion.io.bvh import PLAUSIBLE_HEIGHT_M
+            from humimic.motion.io.skeleton import PLAUSIBLE_HEIGHT_M
 
             verdict = worst(verdict, "warn")
             low, high = PLAUSIBLE_HEIGHT_M
@@ -210,7 +210,7 @@ class ClipMaker:
 
 
 def _plausible_height(height_m: float) -> bool:
-    from humimic.motion.io.bvh import PLAUSIBLE_HEIGHT_M
+    from humimic.motion.io.skeleton import PLAUSIBLE_HEIGHT_M
 
     return PLAUSIBLE_HEIGHT_M[0] <= height_m <= PLAUSIBLE_HEIGHT_M[1]
 

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from humimic.errors import ConfigError, InputFileError
 from humimic.geometry import quat_np
 from humimic.motion.human import HumanMotion
-from humimic.motion.io.bvh import (
+from humimic.motion.io.skeleton import (
     check_up_axis,
     detect_up_axis,
     forward_kinematics,
@@ -76,7 +76,7 @@ def read_asf_amc(
         fps: Frame rate in Hz (AMC files do not store it; CMU captures at 120).
         up_axis: ``"y"`` or ``"z"``; detected from the rest pose (CMU is Y-up) if None.
         units: ``"auto"`` uses the ASF's ``:units length`` (inches per unit, CMU's 0.45);
-            a unit name of :data:`~humimic.motion.io.bvh.UNIT_SCALES` overrides it.
+            a unit name of :data:`~humimic.motion.io.skeleton.UNIT_SCALES` overrides it.
 
     Returns:
         Motion with joints ``root``, every bone, and ``<leaf>_end`` tips; ``meta`` has the

@@ -351,7 +351,7 @@ def read_human_motion(
         skeleton_map: User YAML ``canonical_name: joint_name`` overriding detection.
         body_models: SMPL model folder for ``smpl``/``gvhmr`` inputs.
         units: Length unit of BVH and ASF/AMC files (the ``units`` config key): ``auto``
-            or a name in :data:`~humimic.motion.io.bvh.UNIT_SCALES`. Body-model formats are
+            or a name in :data:`~humimic.motion.io.skeleton.UNIT_SCALES`. Body-model formats are
             metres by definition and a joints ``.npz`` names its unit, so they ignore it.
         **reader_options: Passed to the format's reader (e.g. ``up_axis``, ``unit_scale``
             for BVH, ``fps`` for AMC).
@@ -377,7 +377,7 @@ def read_human_motion(
     if unknown:
         raise ConfigError(f"options {unknown} do not apply to {fmt} input {path}")
     if units != "auto":
-        from humimic.motion.io.bvh import UNIT_SCALES
+        from humimic.motion.io.skeleton import UNIT_SCALES
 
         if units not in UNIT_SCALES:
             raise ConfigError(

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from humimic.errors import InputFileError
 from humimic.files import atomic_write
 from humimic.motion.human import HumanMotion
-from humimic.motion.io.bvh import y_up_to_z_up
+from humimic.motion.io.skeleton import y_up_to_z_up
 from humimic.motion.skeleton_map import detect_canonical_map
 
 _UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
