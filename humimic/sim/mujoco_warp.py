@@ -20,10 +20,8 @@ stream, event-ordered with torch's stream); nothing in a step waits for the GPU.
 overflows are also accumulated and read back every ``overflow_check_every`` steps, which
 raises :class:`~humimic.errors.ConfigError` naming the buffer (``nconmax``/``njmax``).
 
-Contact buffers are sized from the model (:func:`contact_capacity`): one contact per
-sphere/ellipsoid and two per capsule (four for other shapes) of every robot geom that can
-touch the floor, plus an allowance for self-contacts, per world; ``njmax`` rows hold those
-contacts' friction-cone rows plus one row per limited joint.
+Contact buffers are sized from the model (:mod:`humimic.sim.warp_capacity`); graph capture
+and replay is :mod:`humimic.sim.warp_graph`, the extra kernels :mod:`humimic.sim.warp_kernels`.
 
 The first use compiles Warp kernels (about 30 s on a CPU); they are cached in
 ``~/.cache/warp`` (or ``$WARP_CACHE_PATH``). Needs the ``gpu`` extra (``mujoco-warp``,
@@ -33,12 +31,9 @@ The first use compiles Warp kernels (about 30 s on a CPU); they are cached in
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
-from typing import Any
 
 import mujoco
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -48,114 +43,12 @@ from humimic.robot.spec import RobotSpec
 from humimic.sim.backend import SimState, default_reset_state
 from humimic.sim.layout import DIVERGED_ABS, ModelLayout, RawArrays, StateAssembler
 from humimic.sim.params import FIELDS, WorldParams
+from humimic.sim.warp_capacity import contact_capacity, overflow_bits, overflowed_buffers
+from humimic.sim.warp_graph import StepGraphs
+from humimic.sim.warp_inputs import device_world_ids, reset_tensors
+from humimic.sim.warp_kernels import import_warp, kernels
 
 _RAW_FIELDS = ("qpos", "qvel", "xpos", "xquat", "cvel", "subtree_com", "cfrc_ext")
-_BUFFER_OVERFLOWS = {
-    "NEFC": "constraint rows (njmax)",
-    "NJMAX_NNZ": "constraint Jacobian non-zeros (njmax)",
-    "BROADPHASE": "collision candidates (nconmax)",
-    "NARROWPHASE": "contacts (nconmax)",
-    "CCD": "convex-collision contacts (nconmax)",
-    "NVMAX": "active degrees of freedom",
-}
-"""MuJoCo Warp overflow flags that mean a buffer was too small (the physics of that world
-is wrong); solver iteration limits are not among them."""
-SELF_CONTACTS = 16
-"""Contacts per world allowed for self-collisions on top of the floor contacts."""
-_CONTACTS_ON_PLANE = {
-    mujoco.mjtGeom.mjGEOM_SPHERE: 1,
-    mujoco.mjtGeom.mjGEOM_ELLIPSOID: 1,
-    mujoco.mjtGeom.mjGEOM_CAPSULE: 2,
-}
-"""Most contacts MuJoCo makes between a plane and a geom of this type (others: 4)."""
-
-
-def contact_capacity(model: mujoco.MjModel) -> tuple[int, int]:
-    """Per-world contact and constraint-row capacity for ``model`` (floor + robot).
-
-    Contacts: for every colliding geom not on the world body, the most contacts it can
-    make with a plane, plus :data:`SELF_CONTACTS`. Rows: each contact takes its friction
-    cone's rows (pyramidal ``2·(condim−1)``, elliptic ``condim``, 1 for frictionless),
-    plus one per limited joint and six per equality constraint.
-
-    Returns:
-        (nconmax, njmax) per world.
-    """
-    colliding = (model.geom_contype | model.geom_conaffinity) > 0
-    robot = np.flatnonzero(colliding & (model.geom_bodyid > 0))
-    contacts = sum(_CONTACTS_ON_PLANE.get(int(model.geom_type[g]), 4) for g in robot)
-    contacts += SELF_CONTACTS
-    condim = int(model.geom_condim[robot].max()) if robot.size else 1
-    elliptic = model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
-    rows = condim if elliptic or condim == 1 else 2 * (condim - 1)
-    limited = int(np.count_nonzero(model.jnt_limited))
-    return contacts, contacts * rows + limited + 6 * int(model.neq)
-
-
-@functools.cache
-def _kernels() -> tuple[Any, Any]:
-    """The divergence check and default-state kernels (compiled on first launch)."""
-    import warp as wp
-
-    @wp.kernel(enable_backward=False)
-    def diverged(
-        qpos: wp.array2d(dtype=float),
-        qvel: wp.array2d(dtype=float),
-        overflow: wp.array(dtype=int),
-        bits: int,
-        limit: float,
-        bad: wp.array(dtype=wp.bool),
-        seen: wp.array(dtype=int),
-    ):
-        world = wp.tid()
-        flags = overflow[world] & bits
-        out = int(0)  # noqa: UP018, RUF046 - Warp needs a typed variable to mutate in loops
-        if flags != 0:
-            out = 1
-            wp.atomic_or(seen, 0, flags)
-        for i in range(qpos.shape[1]):
-            x = qpos[world, i]
-            if wp.isnan(x) or wp.abs(x) > limit:
-                out = 1
-        for i in range(qvel.shape[1]):
-            x = qvel[world, i]
-            if wp.isnan(x) or wp.abs(x) > limit:
-                out = 1
-        bad[world] = out != 0
-
-    @wp.kernel(enable_backward=False)
-    def default_state(
-        bad: wp.array(dtype=wp.bool),
-        qpos0: wp.array(dtype=float),
-        qpos: wp.array2d(dtype=float),
-        qvel: wp.array2d(dtype=float),
-    ):
-        world = wp.tid()
-        if not bad[world]:
-            return
-        for i in range(qpos.shape[1]):
-            qpos[world, i] = qpos0[i]
-        for i in range(qvel.shape[1]):
-            qvel[world, i] = 0.0
-
-    return diverged, default_state
-
-
-def _import_warp() -> tuple[Any, Any]:
-    try:
-        import warp
-
-        # No banner or per-module load lines in the training output (before mujoco_warp
-        # initialises Warp).
-        warp.config.quiet = True
-        if hasattr(warp, "LOG_WARNING"):  # Warp >= 1.19 logs by level
-            warp.config.log_level = warp.LOG_WARNING
-        import mujoco_warp
-    except ImportError as err:
-        raise ConfigError(
-            f"sim backend mujoco_warp needs the 'gpu' extra (pip install 'humimic[gpu]'): {err}"
-        ) from None
-    return warp, mujoco_warp
 
 
 class MujocoWarpBackend:
@@ -194,7 +87,7 @@ class MujocoWarpBackend:
         Raises:
             ConfigError: Missing extra, bad device, counts or names.
         """
-        wp, mjw = _import_warp()
+        wp, mjw = import_warp()
         if num_worlds < 1:
             raise ConfigError(f"sim: num_worlds must be >= 1, got {num_worlds}")
         try:
@@ -212,10 +105,8 @@ class MujocoWarpBackend:
         self._auto_reset = auto_reset_nan
         self.cuda_graph = cuda_graph
         """Replay the Warp part of a step as a CUDA graph (on CUDA; may be switched)."""
-        self._graphs: dict[int, Any] = {}
-        self._warm: set[int] = set()
+        self._graphs = StepGraphs(wp, self._wp_device, self._physics)
         self._graph_on_cpu = False  # tests: replay Warp's CPU graphs through the same path
-        self._side_stream: Any = None
         self._params = WorldParams(model, self.layout, num_worlds)
         capacity = contact_capacity(model)
         self.nconmax = capacity[0] if nconmax is None else int(nconmax)
@@ -269,10 +160,7 @@ class MujocoWarpBackend:
         # Nominal force range as stored on the device (float32), (J, 2).
         self._force_range0 = self._model_views["actuator_forcerange"][0, self._idx["actuator"]]
         self._force_range0 = self._force_range0.clone()
-        flags = self._mjw.OverflowType
-        self._overflow_bits = sum(
-            int(flags[name]) for name in _BUFFER_OVERFLOWS if name in flags.__members__
-        )
+        self._overflow_bits = overflow_bits(self._mjw.OverflowType)
 
     @contextlib.contextmanager
     def _scope(self) -> Iterator[None]:
@@ -305,7 +193,7 @@ class MujocoWarpBackend:
         self._ctrl.index_copy_(1, self._idx["actuator"], target)
         with self._scope():
             if self.graph_active:
-                self._launch_graph(decimation)
+                self._graphs.launch(decimation)
             else:
                 self._physics(decimation)
         if self._auto_reset:
@@ -324,7 +212,7 @@ class MujocoWarpBackend:
             mjw.step(m, d)
         # Contact forces of the step just taken; then kinematics at the new qpos.
         mjw.rne_postconstraint(m, d)
-        diverged, default_state = _kernels()
+        diverged, default_state = kernels()
         wp.launch(
             diverged, dim=self.num_worlds,
             inputs=[d.qpos, d.qvel, d.overflow, self._overflow_bits, DIVERGED_ABS],
@@ -365,40 +253,6 @@ class MujocoWarpBackend:
         """Whether steps replay a CUDA graph (``cuda_graph`` on a CUDA device)."""
         return self.cuda_graph and (self._wp_device.is_cuda or self._graph_on_cpu)
 
-    def _launch_graph(self, decimation: int) -> None:
-        """The first step of a decimation value runs eagerly (Warp compiles and loads its
-        kernels), the second captures the graph; from then on it is replayed.
-
-        On CUDA the graph is captured and replayed on a side stream, ordered after and
-        before torch's current stream with events: torch's default stream is CUDA's
-        legacy stream, which cannot be captured.
-        """
-        wp = self._wp
-        if decimation not in self._warm:
-            self._warm.add(decimation)
-            self._physics(decimation)
-            return
-        if not self._wp_device.is_cuda:  # Warp's CPU graphs (tests)
-            wp.capture_launch(self._graph(decimation))
-            return
-        main = wp.get_stream()  # torch's current stream (see _scope)
-        if self._side_stream is None:
-            self._side_stream = wp.Stream(self._wp_device)
-        side = self._side_stream
-        side.wait_stream(main)  # the targets written by torch
-        with wp.ScopedStream(side):
-            wp.capture_launch(self._graph(decimation))
-        main.wait_stream(side)  # torch reads the new state
-
-    def _graph(self, decimation: int) -> Any:
-        """The captured graph for ``decimation`` (captured on the current stream)."""
-        graph = self._graphs.get(decimation)
-        if graph is None:
-            with self._wp.ScopedCapture() as recording:
-                self._physics(decimation, capture=True)
-            graph = self._graphs[decimation] = recording.graph
-        return graph
-
     def check_overflow(self) -> None:
         """Raise if any contact or constraint buffer overflowed since the start (one read
         of the device).
@@ -409,11 +263,7 @@ class MujocoWarpBackend:
         flags = int(self._seen[0])
         if not flags:
             return
-        kinds = self._mjw.OverflowType
-        names = [
-            what for name, what in _BUFFER_OVERFLOWS.items()
-            if name in kinds.__members__ and flags & int(kinds[name])
-        ]  # fmt: skip
+        names = overflowed_buffers(self._mjw.OverflowType, flags)
         raise ConfigError(
             f"sim backend mujoco_warp: {', '.join(names)} overflowed with nconmax="
             f"{self.nconmax} contacts and njmax={self.njmax} rows per world "
@@ -448,8 +298,10 @@ class MujocoWarpBackend:
     ) -> None:
         """Set the state of ``world_ids`` (shapes in :meth:`SimBackend.reset`)."""
         values = (root_pos_w, root_quat_w, root_lin_vel_w, root_ang_vel_w, joint_pos, joint_vel)
-        ids = self._world_ids(world_ids)
-        pos, quat, lin, ang_w, jpos, jvel = self._reset_tensors(int(ids.numel()), values)
+        ids = device_world_ids(world_ids, self.num_worlds, self.device)
+        joints = len(self.layout.actuator)
+        tensors = reset_tensors(int(ids.numel()), joints, values, self.device)
+        pos, quat, lin, ang_w, jpos, jvel = tensors
         mask = torch.zeros(self.num_worlds, dtype=torch.bool, device=self.device)
         mask.index_fill_(0, ids, True)
         lay = self.layout
@@ -527,10 +379,10 @@ class MujocoWarpBackend:
         The values are computed on the host (float64, from the nominal model) and only
         the rows of ``world_ids`` are written into the device arrays, in place.
         """
-        ids_t = self._world_ids(world_ids)
+        ids_t = device_world_ids(world_ids, self.num_worlds, self.device)
         ids = ids_t.cpu().numpy()
-        args = [friction, body_mass_scale, com_offset_b, kp_scale, kd_scale]
-        args = [None if a is None else torch.as_tensor(a).double().cpu().numpy() for a in args]
+        given = (friction, body_mass_scale, com_offset_b, kp_scale, kd_scale)
+        args = [None if a is None else torch.as_tensor(a).double().cpu().numpy() for a in given]
         for field in self._params.apply(ids, *args):
             target = self._model_views[field]
             rows = torch.from_numpy(self._params.values[field][ids])
@@ -539,7 +391,6 @@ class MujocoWarpBackend:
     def close(self) -> None:
         """Drop graphs and device arrays."""
         self._graphs.clear()
-        self._side_stream = None
         self._m = self._d = None
 
     def __enter__(self) -> MujocoWarpBackend:
@@ -547,37 +398,3 @@ class MujocoWarpBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _world_ids(self, world_ids: Tensor | np.ndarray) -> Tensor:
-        """Ids as a long tensor on the device; host ids are range-checked (device ids come
-        from the env and are not read back to check them)."""
-        raw = torch.as_tensor(world_ids)
-        ids = raw.to(self.device).long().flatten()
-        if raw.ndim != 1 or (
-            raw.device.type == "cpu"
-            and ids.numel()
-            and (int(raw.min()) < 0 or int(raw.max()) >= self.num_worlds)
-        ):
-            raise ConfigError(
-                f"sim: world_ids must be a 1-D array of ids in [0, {self.num_worlds})"
-            )
-        return ids
-
-    def _reset_tensors(self, m: int, values: tuple[Tensor, ...]) -> list[Tensor]:
-        joints = len(self.layout.actuator)
-        names = (
-            "root_pos_w",
-            "root_quat_w",
-            "root_lin_vel_w",
-            "root_ang_vel_w",
-            "joint_pos",
-            "joint_vel",
-        )
-        shapes = ((m, 3), (m, 4), (m, 3), (m, 3), (m, joints), (m, joints))
-        tensors = [torch.as_tensor(v).to(self.device, torch.float32) for v in values]
-        for name, shape, tensor in zip(names, shapes, tensors):
-            if tuple(tensor.shape) != shape:
-                raise ConfigError(
-                    f"sim reset: {name} must have shape {shape}, got {tuple(tensor.shape)}"
-                )
-        return tensors

@@ -471,7 +471,7 @@ def test_contact_capacity_counts_floor_contacts_per_geom_type(robot) -> None:
     contacts, + 16 for self-contacts; pyramidal condim-3 cones take 4 rows each, plus one
     row per limited joint."""
     pytest.importorskip("mujoco_warp")
-    from humimic.sim.mujoco_warp import SELF_CONTACTS, contact_capacity
+    from humimic.sim.warp_capacity import SELF_CONTACTS, contact_capacity
 
     _, model = robot
     colliding = (model.geom_contype | model.geom_conaffinity) > 0
