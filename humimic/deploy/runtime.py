@@ -7,7 +7,7 @@ gate, no LowState, wrong mode_machine, another ``rt/lowcmd`` writer), which happ
 humimic has ever written a command.
 
 Every step validates the LowState before anything reads it (finite, unit quaternion, joints
-inside their limits, no impossible jump, an advancing tick: :func:`~humimic.deploy.safety.
+inside their limits, no impossible jump, an advancing tick: :func:`~humimic.deploy.watchdogs.
 state_faults`) and every command before it is written (finite, gains from the spec, targets
 clamped to the joint limits). Fatal faults end the run: the controller raising or returning
 non-finite targets, a failing command writer, a control period longer than ``max_period_s``,
@@ -27,32 +27,22 @@ from typing import Any
 
 import numpy as np
 
+from humimic.deploy.controller import Controller, JointCommand, RobotState
 from humimic.deploy.dds.channel import (
     TOPIC_LOWCMD,
     TOPIC_LOWSTATE,
     DdsNode,
     is_loopback_interface,
 )
-from humimic.deploy.dds.crc import check_crc, set_crc
-from humimic.deploy.dds.messages import LowCmd_, LowState_, zero_lowcmd
-from humimic.deploy.dds.motor_map import (
-    MODE_PR,
-    MOTOR_ENABLE,
-    SDK_POS_LIMITS,
-    expected_mode_machine,
-)
+from humimic.deploy.dds.crc import check_crc
+from humimic.deploy.dds.messages import LowCmd_, LowState_
+from humimic.deploy.dds.motor_map import SDK_POS_LIMITS, expected_mode_machine
 from humimic.deploy.gate import GateVerdict, require_gate
+from humimic.deploy.lowcmd_codec import MotorCodec
 from humimic.deploy.remote import decode_buttons
 from humimic.deploy.runlog import RunLog
-from humimic.deploy.safety import (
-    Controller,
-    JointCommand,
-    RobotState,
-    SafetyConfig,
-    SafetyMachine,
-    SafetyState,
-    watchdog_faults,
-)
+from humimic.deploy.safety import SafetyMachine, SafetyState
+from humimic.deploy.watchdogs import SafetyConfig, watchdog_faults
 from humimic.errors import ConfigError, HumimicError
 
 SIGNAL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
@@ -153,7 +143,7 @@ class DeployRuntime:
         self.slots = np.asarray(spec.motor_index, dtype=np.int64)
         self.cfg = safety or SafetyConfig(joint_vel_limit=np.asarray(spec.velocity_limit, float))
         lo, hi = SDK_POS_LIMITS[self.slots].T
-        self._q_lo, self._q_hi = lo, hi
+        self._q_lo, self._q_hi = lo, hi  # the joint limits the watchdogs and commands use
         self.machine = SafetyMachine(
             cfg=self.cfg,
             controller=controller,
@@ -165,7 +155,10 @@ class DeployRuntime:
             from humimic.deploy.unattended import UnattendedOperator
 
             self.opt.operator_input = UnattendedOperator(self.machine)
-        self._kp_spec, self._kd_spec = self.machine.kp.copy(), self.machine.kd.copy()
+        self._codec = MotorCodec(
+            self.slots, self.mode_machine, self.machine.kp.copy(), self.machine.kd.copy(),
+            spec.locked_motors, self.cfg,
+        )  # fmt: skip
         self._lock = threading.Lock()
         self._state: LowState_ | None = None
         self._stamp = 0.0
@@ -195,67 +188,25 @@ class DeployRuntime:
             self._seq += 1
 
     def _robot_state(self, msg: LowState_, stamp: float, t0: float) -> RobotState:
-        motors = msg.motor_state
         buttons = decode_buttons(msg.wireless_remote)
         if self.opt.operator_input is not None:
             buttons = buttons | frozenset(self.opt.operator_input())
-        return RobotState(
-            joint_pos=np.array([motors[i].q for i in self.slots]),
-            joint_vel=np.array([motors[i].dq for i in self.slots]),
-            quat_wxyz=np.array(msg.imu_state.quaternion, dtype=np.float64),
-            gyro_b=np.array(msg.imu_state.gyroscope, dtype=np.float64),
-            buttons=buttons,
-            tick=int(msg.tick),
-            age_s=time.monotonic() - stamp,
-            time_s=time.monotonic() - t0,
-        )
+        now = time.monotonic()
+        return self._codec.robot_state(msg, buttons, now - stamp, now - t0)
 
     # ---- output -------------------------------------------------------------------------
     def command_problem(self, cmd: JointCommand) -> str:
-        """Why ``cmd`` must not be written ("" when it may): shapes, finite values, and gains
-        that are the spec's (kp 0 or spec kp; kd 0, spec kd or damping kd) joint by joint."""
-        n = len(self.slots)
-        arrays = {"q": cmd.q, "kp": cmd.kp, "kd": cmd.kd}
-        for name, value in arrays.items():
-            value = np.asarray(value, dtype=np.float64)
-            if value.shape != (n,):
-                return f"command {name} has shape {value.shape}, expected ({n},)"
-            if not np.isfinite(value).all():
-                j = int(np.argmax(~np.isfinite(value)))
-                return f"non-finite command: {name}[{j}] = {value[j]}"
-        kp_ok = (cmd.kp == 0.0) | (cmd.kp == self._kp_spec)
-        kd_ok = (cmd.kd == 0.0) | (cmd.kd == self._kd_spec) | (cmd.kd == self.cfg.damping_kd)
-        if not (kp_ok & kd_ok).all():
-            j = int(np.argmax(~(kp_ok & kd_ok)))
-            return f"command gains of joint {j} (kp {cmd.kp[j]}, kd {cmd.kd[j]}) are not the spec's"
-        if cmd.locked not in ("off", "damp", "hold"):
-            return f"command locked mode {cmd.locked!r} unknown"
-        return ""
+        """Why ``cmd`` must not be written ("" when it may); see
+        :meth:`~humimic.deploy.lowcmd_codec.MotorCodec.command_problem`."""
+        return self._codec.command_problem(cmd)
 
     def lowcmd(self, cmd: JointCommand) -> LowCmd_:
-        """The LowCmd_ for a JointCommand: policy joints via motor_index, locked motors held.
+        """The LowCmd_ for a JointCommand (policy joints via motor_index, locked motors held).
 
         Raises:
             ValueError: the command fails :meth:`command_problem` (never written).
         """
-        problem = self.command_problem(cmd)
-        if problem:
-            raise ValueError(problem)
-        msg = zero_lowcmd()
-        msg.mode_pr, msg.mode_machine = MODE_PR, self.mode_machine
-        q = np.clip(cmd.q, self._q_lo, self._q_hi)
-        for j, slot in enumerate(self.slots):
-            m = msg.motor_cmd[slot]
-            m.mode, m.q, m.kp, m.kd = MOTOR_ENABLE, float(q[j]), float(cmd.kp[j]), float(cmd.kd[j])
-        for lm in self.spec.locked_motors:
-            m = msg.motor_cmd[lm.motor_index]
-            m.mode, m.q = MOTOR_ENABLE, float(lm.pos)
-            if cmd.locked == "hold":
-                m.kp, m.kd = float(lm.kp), float(lm.kd)
-            elif cmd.locked == "damp":
-                m.kd = float(self.cfg.damping_kd)
-        set_crc(msg)
-        return msg
+        return self._codec.lowcmd(cmd)
 
     def damping_command(self) -> JointCommand:
         """Damping for every motor: kp 0, kd = damping_kd, finite (default-pose) targets."""
