@@ -14,9 +14,10 @@ applied on the left) and the joint angles (J): ``V = 6 + J`` values. Residuals:
 * joint speed: ``|q_t - q_{t-1}| fps`` above a fraction of the joint's velocity limit.
 
 Key-point and ground Jacobians come from the batched torch kinematics (joint axes and
-anchors in world); temporal terms couple neighbouring frames only, so the normal matrix is
-banded and each step is a banded Cholesky solve. Joint limits are hard: each step is
-clamped into the limits. Dimension names: ``T`` frames, ``P`` points, ``J`` joints.
+anchors in world); temporal terms (:mod:`~humimic.motion.retarget.temporal`) couple
+neighbouring frames only, so the normal matrix is banded and each step is a banded
+Cholesky solve. Joint limits are hard: each step is clamped into the limits.
+Dimension names: ``T`` frames, ``P`` points, ``J`` joints.
 """
 
 from __future__ import annotations
@@ -48,11 +49,10 @@ from humimic.motion.retarget.collision import (
     model_capsules,
 )
 from humimic.motion.retarget.jacobian import BodyJacobians, Pose, State
+from humimic.motion.retarget.temporal import joint_speed, root_velocity, smoothness
 
 F64 = NDArray[np.float64]
 _solve_banded = solve_banded  # former name, kept for callers
-FPS_REF = 50.0
-"""Frame rate at which temporal weights are specified; other rates are rescaled."""
 
 
 @dataclass
@@ -260,9 +260,11 @@ class SequenceSolver:
             bodies, pose, self.capsules, cfg.penetration_weight, diag, grad, skip_bodies=feet
         )
 
-        cost += self._smoothness(state, problem.fps, system)
-        cost += self._root_velocity(problem, state, system)
-        cost += self._joint_speed(state[2], problem.fps, system)
+        cost += smoothness(state, problem.fps, cfg.smooth_weight, system)
+        reference = (problem.root_pos_w, problem.root_quat_w)
+        cost += root_velocity(reference, state, problem.fps, cfg.root_velocity_weight, system)
+        allowed = cfg.velocity_limit_fraction * self.velocity_limit
+        cost += joint_speed(state[2], problem.fps, allowed, cfg.velocity_limit_weight, system)
         return cost
 
     def _key_points(self, problem: SolveProblem, pose: Pose, system: System | None) -> float:
@@ -342,99 +344,3 @@ class SequenceSolver:
             prev = (w * jac[frames, :, :2]).reshape(len(frames), -1, width)
             nxt = (w * jac[frames + 1, :, :2]).reshape(len(frames), -1, width)
             add_block(system[1], span, -gram(prev, nxt), frames)
-
-    def _smoothness(self, state: State, fps: float, system: System | None) -> float:
-        """Second differences of root position, root rotation and joints."""
-        num_frames = state[0].shape[0]
-        if num_frames < 3 or self.cfg.smooth_weight == 0:
-            return 0.0
-        # Weight defined at 50 fps: acceleration scale (fps/50)^2, per-second sum sqrt(50/fps).
-        w = self.cfg.smooth_weight * (fps / FPS_REF) ** 2 * np.sqrt(FPS_REF / fps)
-        rot_step = quat_np.to_rotvec(
-            quat_np.multiply(state[1][1:], quat_np.conjugate(state[1][:-1]))
-        )
-        res = (
-            np.concatenate(
-                [
-                    np.diff(state[0], n=2, axis=0),
-                    rot_step[1:] - rot_step[:-1],
-                    np.diff(state[2], n=2, axis=0),
-                ],
-                axis=1,
-            )
-            * w
-        )  # (T-2, V)
-        if system is None:
-            return float(np.sum(res**2))
-        diag, off1, off2, grad = system
-        w2 = w * w
-        # r_t = x_t - 2 x_{t+1} + x_{t+2}: J^T J blocks with coefficients c_a c_b.
-        coeffs = (1.0, -2.0, 1.0)
-        for a, ca in enumerate(coeffs):
-            grad[a : num_frames - 2 + a] += w * ca * res
-            for b, cb in enumerate(coeffs):
-                if b < a:
-                    continue
-                block = w2 * ca * cb
-                idx = np.arange(num_frames - 2) + a
-                if b - a == 2:
-                    off2[idx] += block
-                else:
-                    target = (diag, off1)[b - a]
-                    dim = target.shape[-1]
-                    # Add to the diagonal of each block through a strided view, no eye().
-                    target.reshape(len(target), -1)[idx[0] : idx[-1] + 1, :: dim + 1] += block
-        return float(np.sum(res**2))
-
-    def _root_velocity(self, problem: SolveProblem, state: State, system: System | None) -> float:
-        """Root steps minus the reference (human pelvis) steps, ``w (Δx_t - Δx*_t)``.
-
-        The reference is the problem's initial root trajectory (the proportioned pelvis).
-        The rotation step is the rotation vector of ``q_{t+1} q_t⁻¹``; its Jacobian with respect
-        to the left increments is taken as ``±I`` (exact for small steps, as in smoothing).
-        """
-        num_frames = state[0].shape[0]
-        w_cfg = self.cfg.root_velocity_weight
-        if num_frames < 2 or w_cfg == 0:
-            return 0.0
-        w = w_cfg * np.sqrt(problem.fps / FPS_REF)  # steps shrink as 1/fps, frames grow as fps
-
-        def steps(pos: F64, quat: F64) -> F64:
-            rot = quat_np.to_rotvec(quat_np.multiply(quat[1:], quat_np.conjugate(quat[:-1])))
-            return np.concatenate([np.diff(pos, axis=0), rot], axis=1)  # (T-1, 6)
-
-        reference = steps(problem.root_pos_w, quat_np.normalize(problem.root_quat_w))
-        res = w * (steps(state[0], state[1]) - reference)
-        if system is not None:
-            diag, off1, _, grad = system
-            idx = np.arange(6)
-            diag[1:, idx, idx] += w * w
-            diag[:-1, idx, idx] += w * w
-            off1[:, idx, idx] -= w * w
-            grad[1:, :6] += w * res
-            grad[:-1, :6] -= w * res
-        return float(np.sum(res**2))
-
-    def _joint_speed(self, joint_pos: F64, fps: float, system: System | None) -> float:
-        """One-sided penalty on joint steps beyond the allowed speed."""
-        if joint_pos.shape[0] < 2 or self.cfg.velocity_limit_weight == 0:
-            return 0.0
-        step = np.diff(joint_pos, axis=0)  # (T-1, J)
-        allowed = self.cfg.velocity_limit_fraction * self.velocity_limit / fps
-        excess = np.abs(step) - allowed
-        active = excess > 0
-        if not np.any(active):
-            return 0.0
-        w = self.cfg.velocity_limit_weight
-        res = w * np.sign(step) * excess * active  # d res / d q_{t+1} = w sign, / d q_t = -w sign
-        if system is None:
-            return float(np.sum(res**2))
-        diag, off1, _, grad = system
-        coef = w * active
-        j = np.arange(6, diag.shape[-1])
-        diag[1:, j, j] += coef**2
-        diag[:-1, j, j] += coef**2
-        off1[:, j, j] -= coef**2
-        grad[1:, 6:] += coef * np.sign(step) * res
-        grad[:-1, 6:] -= coef * np.sign(step) * res
-        return float(np.sum(res**2))
