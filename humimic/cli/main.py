@@ -1,8 +1,11 @@
 """``humimic``: one console command with a subcommand per pipeline stage.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``; modules import
-heavy libraries only inside their ``run`` function, so ``humimic --help`` stays fast.
-A :class:`~humimic.errors.HumimicError` becomes one line on stderr and exit code 2.
+heavy libraries only inside their ``run`` function, so ``humimic --help`` stays fast. A named
+subcommand imports only its own module: ``humimic deploy`` never loads the training code, and
+runs on the robot-side install (``tools/install.sh --robot``: no torch).
+A :class:`~humimic.errors.HumimicError` becomes one line on stderr and exit code 2, and so
+does a subcommand that needs a package the robot-side install leaves out.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ SUBCOMMANDS: tuple[str, ...] = (
 )  # fmt: skip
 """Modules under ``humimic.cli`` that register a subcommand, in help order."""
 
+TRAINING_STACK = frozenset({
+    "torch", "rsl_rl", "tensordict", "tensorboard", "smplx", "trimesh", "hydra", "omegaconf",
+    "onnx", "mink", "daqp", "tqdm", "threadpoolctl", "joblib",
+})  # fmt: skip
+"""Top-level packages of the ``train`` extra: absent on the robot side. (The gpu and cluster
+extras name themselves where they are missing.)"""
+
 DESCRIPTION = """\
 humimic turns human motion into Unitree G1 robot motion, in simulation and on the robot.
 
@@ -38,8 +48,12 @@ pipeline:  retarget (mocap or video -> robot clip) -> train -> eval -> export
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every available subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand, or with subcommand ``only`` alone.
+
+    Registering one subcommand imports one ``humimic.cli`` module; the full parser (for
+    ``humimic --help`` and unknown commands) imports them all.
+    """
     parser = argparse.ArgumentParser(
         prog="humimic",
         description=DESCRIPTION,
@@ -47,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"humimic {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    for name in (only,) if only is not None else SUBCOMMANDS:
         module = importlib.import_module(f"humimic.cli.{name}")
         module.add_parser(subparsers)
     return parser
@@ -71,10 +85,16 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``humimic`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parse_args(parser, argv)
     try:
         return int(args.run(args) or 0)
+    except ModuleNotFoundError as err:
+        if not is_optional_package(err.name):
+            raise
+        print(f"humimic {args.command}: error: {missing_package_line(err.name)}", file=sys.stderr)
+        return 2
     except HumimicError as err:
         print(f"humimic {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -87,6 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # full disk, permissions, read-only mounts: the user's machine
         print(f"humimic {args.command}: error: {os_error_line(err)}", file=sys.stderr)
         return 2
+
+
+def is_optional_package(module: str | None) -> bool:
+    """Whether ``module`` (a dotted name) belongs to an extra the robot-side install omits."""
+    return module is not None and module.split(".")[0] in TRAINING_STACK
+
+
+def missing_package_line(module: str | None) -> str:
+    """The one line for a subcommand that needs a package of the full install."""
+    top = (module or "?").split(".")[0]
+    return (
+        f"needs {top}, which this install lacks (the robot side, tools/install.sh --robot, "
+        "runs deploy, simrobot and sim2sim only); install everything with: bash tools/install.sh"
+    )
 
 
 def os_error_line(err: OSError) -> str:
