@@ -240,7 +240,7 @@ EXTRA_FORMATS = {"beyondmimic": ".beyondmimic.npz", "unitree_csv": ".unitree.csv
 
 def write_extra_formats(clip: RobotClip, output: Path, formats: list[str]) -> list[Path]:
     """Write ``clip`` in other tools' formats beside ``output``."""
-    from humimic.motion.io.robot_formats import write_beyondmimic_npz, write_unitree_csv
+    from humimic.motion.io.robot_writers import write_beyondmimic_npz, write_unitree_csv
 
     writers = {"beyondmimic": write_beyondmimic_npz, "unitree_csv": write_unitree_csv}
     return [
