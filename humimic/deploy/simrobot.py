@@ -26,8 +26,6 @@ each fault to damping as the robot saw it (:meth:`SimulatedG1.report`).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import threading
 import time
@@ -48,9 +46,9 @@ from humimic.deploy.dds.messages import (
 )
 from humimic.deploy.dds.motor_map import MODE_PR, SDK_POS_LIMITS, expected_mode_machine
 from humimic.deploy.remote import encode_remote
-from humimic.errors import ConfigError, HumimicError
+from humimic.deploy.simrobot_model import rpy, torque_controlled_g1
+from humimic.errors import ConfigError
 from humimic.geometry import quat_np
-from humimic.robot.spec import RobotSpec
 
 GRAVITY = 9.81
 
@@ -98,7 +96,7 @@ class SimulatedG1:
 
         self.spec = load_robot_spec(variant)
         self.mode_machine = expected_mode_machine(variant)
-        self.model, self.data = _torque_controlled_g1(self.spec, physics_dt, gantry, gantry_lift)
+        self.model, self.data = torque_controlled_g1(self.spec, physics_dt, gantry, gantry_lift)
         self.gantry = gantry
         self.physics_dt = physics_dt
         self.state_every = max(1, round(state_dt / physics_dt))
@@ -208,7 +206,7 @@ class SimulatedG1:
         imu.quaternion = quat.tolist()
         imu.gyroscope = d.qvel[3:6].tolist()  # free-joint angular velocity is in the body frame
         imu.accelerometer = quat_np.rotate(quat_np.conjugate(quat), [0, 0, GRAVITY]).tolist()
-        imu.rpy = _rpy(quat).tolist()
+        imu.rpy = rpy(quat).tolist()
         q, dq, ddq = d.qpos[self._qadr], d.qvel[self._vadr], d.qacc[self._vadr]
         for j, slot in enumerate(self._slots):
             ms = msg.motor_state[slot]
@@ -357,129 +355,15 @@ class SimulatedG1:
         self.node.close()
 
 
-def _torque_controlled_g1(
-    spec: RobotSpec, physics_dt: float, gantry: bool, lift: float
-) -> tuple[mujoco.MjModel, mujoco.MjData]:
-    """Model with torque motors and data at the default pose (on the gantry if asked)."""
-    from humimic.robot.model import default_qpos
-
-    model = _build_model_with_gantry(spec, physics_dt)
-    model.actuator_gainprm[:, :] = 0.0
-    model.actuator_gainprm[:, 0] = 1.0  # ctrl is the joint torque (N·m)
-    model.actuator_biasprm[:, :] = 0.0
-    data = mujoco.MjData(model)
-    data.qpos[:] = default_qpos(model, spec)
-    if gantry:
-        data.qpos[2] += lift
-    data.mocap_pos[0] = data.qpos[:3]
-    data.mocap_quat[0] = data.qpos[3:7]
-    data.eq_active[0] = gantry
-    mujoco.mj_forward(model, data)
-    return model, data
-
-
-def _build_model_with_gantry(spec: RobotSpec, physics_dt: float) -> mujoco.MjModel:
-    """The project's G1 scene plus a mocap "gantry" body welded to the pelvis (equality 0)."""
-    from humimic.robot.model import build_scene_spec, check_model_matches_spec
-
-    scene = build_scene_spec(spec, physics_dt=physics_dt)
-    scene.worldbody.add_body(name="gantry", mocap=True)
-    weld = scene.add_equality(name="gantry", type=mujoco.mjtEq.mjEQ_WELD)
-    weld.objtype = mujoco.mjtObj.mjOBJ_BODY
-    weld.name1, weld.name2 = "gantry", "pelvis"
-    weld.data[:11] = [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]  # pelvis frame = gantry frame
-    model = scene.compile()
-    check_model_matches_spec(model, spec)
-    return model
-
-
-def _rpy(quat: np.ndarray) -> np.ndarray:
-    """Roll, pitch, yaw (rad, extrinsic x-y-z) of a wxyz quaternion."""
-    w, x, y, z = quat
-    roll = np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
-    pitch = np.arcsin(np.clip(2 * (w * y - z * x), -1.0, 1.0))
-    yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-    return np.array([roll, pitch, yaw])
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def parse_timed(option: str, text: str, known: Iterable[str]) -> tuple[float, str]:
-    """``NAME[@SECONDS]`` → (seconds, name), checked (one-line ConfigError otherwise)."""
-    name, _, at = text.partition("@")
-    known = list(known)
-    if name not in known:
-        raise ConfigError(f"{option} {text!r}: unknown {name!r} (known: {', '.join(known)})")
-    try:
-        seconds = float(at) if at else 0.0
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: {at!r} is not a number of seconds") from None
-    if not (math.isfinite(seconds) and 0.0 <= seconds <= 1e7):
-        raise ConfigError(f"{option} {text!r}: the time must be a finite number >= 0")
-    return seconds, name
-
-
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="humimic simrobot", description=__doc__.splitlines()[0])
-    p.add_argument("--variant", default="g1_23dof_lock_wrist")
-    p.add_argument("--iface", default="lo")
-    p.add_argument("--domain-id", type=int, default=1)
-    p.add_argument("--physics-dt", type=float, default=0.001)
-    p.add_argument("--gantry", action="store_true", help="hold the pelvis fixed in the air")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--press", action="append", default=[], metavar="BUTTON@SECONDS",
-                   help="press a remote button at a time, e.g. start@2 (repeatable)")  # fmt: skip
-    kinds = "; ".join(f"{k}: {v}" for k, v in FAULTS.items())
-    p.add_argument("--fault", action="append", default=[], metavar="KIND[@SECONDS]",
-                   help=f"start a fault at a time (default 0), repeatable. {kinds}")  # fmt: skip
-    return p.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulated G1 until Ctrl-C (or ``--duration``); print its report (JSON) at exit.
+    """Run the simulated G1 from the command line (:func:`humimic.deploy.simrobot_cli.main`)."""
+    from humimic.deploy.simrobot_cli import main as run_cli
 
-    Returns 0, or 2 with one line on stderr for bad options.
-    """
-    import sys
-
-    from humimic.deploy.options import check_number
-    from humimic.deploy.remote import BUTTONS
-
-    args = _parse(argv)
-    try:
-        check_number("--physics-dt", args.physics_dt, 1e-4, 0.01)
-        check_number("--duration", args.duration, 0.0, 1e7, optional=True)
-        presses = sorted(parse_timed("--press", p, BUTTONS) for p in args.press)
-        faults = sorted(parse_timed("--fault", f, FAULTS) for f in args.fault)
-        robot = SimulatedG1(
-            args.variant, args.iface, args.domain_id, physics_dt=args.physics_dt,
-            gantry=args.gantry,
-        )  # fmt: skip
-    except HumimicError as err:
-        print(f"humimic simrobot: error: {err}", file=sys.stderr)
-        return 2
-    robot.start()
-    t0 = time.monotonic()
-    print(f"simrobot: running on {args.iface}, domain {args.domain_id}", file=sys.stderr,
-          flush=True)  # fmt: skip
-    try:
-        while robot._thread is not None and robot._thread.is_alive():
-            elapsed = time.monotonic() - t0
-            while presses and presses[0][0] <= elapsed:
-                robot.press([presses.pop(0)[1]])
-            while faults and faults[0][0] <= elapsed:
-                robot.inject(faults.pop(0)[1])
-            if args.duration is not None and elapsed > args.duration:
-                break
-            time.sleep(0.005)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        robot.stop()
-    print(json.dumps(robot.report()), flush=True)
-    return 0
+    return run_cli(argv)
 
 
 if __name__ == "__main__":
