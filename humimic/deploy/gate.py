@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from humimic.errors import ConfigError, HumimicError, InputFileError
-from humimic.eval.report import is_finite_number, load_json_object, read_schema_version
+from humimic.json_contract import is_finite_number, load_json_object, read_schema_version
 
 if TYPE_CHECKING:
     from humimic.deploy.safety import Controller

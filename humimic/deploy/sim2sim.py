@@ -42,9 +42,9 @@ from humimic.deploy.gate import GATE_FILE
 from humimic.deploy.safety import Controller, RobotState
 from humimic.deploy.sim2sim_report import EpisodeOutcome, Sim2SimReport, gate
 from humimic.errors import ConfigError
-from humimic.eval.report import write_report
 from humimic.export.manifest import ControllerManifest
 from humimic.geometry import quat_np
+from humimic.json_contract import write_report
 from humimic.motion.clip import RobotClip
 from humimic.motion.robot_clip import joint_ids
 

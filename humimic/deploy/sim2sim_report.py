@@ -17,12 +17,8 @@ from typing import TYPE_CHECKING, Any
 from humimic.deploy.gate import GATE_KEY, SCHEMA_VERSION, GateThresholds, GateVerdict
 from humimic.errors import InputFileError
 from humimic.eval.metrics import FAIL_DISTANCE_M
-from humimic.eval.report import (
-    JsonReader,
-    TrackingMetrics,
-    load_json_object,
-    read_schema_version,
-)
+from humimic.eval.report import TrackingMetrics
+from humimic.json_contract import JsonReader, load_json_object, read_schema_version
 
 if TYPE_CHECKING:
     from humimic.deploy.sim2sim import Sim2SimConfig

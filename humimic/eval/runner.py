@@ -21,7 +21,8 @@ import torch
 
 from humimic.config.train import TrainCfg
 from humimic.errors import ConfigError, HumimicError
-from humimic.eval.report import METRICS_FILE, EvalReport, Summary, TrackingMetrics, write_report
+from humimic.eval.report import METRICS_FILE, EvalReport, Summary, TrackingMetrics
+from humimic.json_contract import write_report
 from humimic.runs import resolve_run
 
 
