@@ -18,152 +18,56 @@ Read and written here only. Layout (keys as before the schema was versioned, plu
      "pd_replay": {"upright_s", "clip_s", "E_g_mpbpe_mm", "note"}}
 
 A file without ``schema_version`` is version 1 (the same keys) and reads as such. The clip
-file keeps the same object in its ``report_json`` field (:attr:`RobotClip.report`).
+file keeps the same object in its ``report_json`` field (:attr:`RobotClip.report`). The
+feasibility section's types (:class:`CheckResult`, :class:`FeasibilityReport`) are defined
+in :mod:`humimic.motion.feasibility_report` and re-exported here.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from humimic.errors import InputFileError
-from humimic.eval.report import JsonReader, is_number, load_json_object, read_schema_version
 from humimic.files import atomic_write, json_default
+from humimic.json_contract import JsonReader, load_json_object, read_schema_version
+from humimic.motion.feasibility_report import (
+    VERDICTS,
+    CheckResult,
+    FeasibilityReport,
+    RobotContact,
+    json_object,
+    read_verdict,
+    worst,
+)
 
 if TYPE_CHECKING:
     from humimic.motion.clip import RobotClip
 
+__all__ = [  # the feasibility section's types are defined beside it, part of this contract
+    "SCHEMA_VERSION",
+    "VERDICTS",
+    "CheckResult",
+    "ClipReport",
+    "ContactSummary",
+    "FeasibilityReport",
+    "FilterSummary",
+    "PdReplay",
+    "RetargetSummary",
+    "RobotContact",
+    "SourceInfo",
+    "clip_report",
+    "read_clip_report",
+    "worst",
+    "write_clip_report",
+]
+
 SCHEMA_VERSION = 2
 """2: ``schema_version`` written; 1: the same layout without it."""
-VERDICTS = ("pass", "warn", "fail")
-"""Verdicts from best to worst."""
-
-
-def worst(*verdicts: str) -> str:
-    """The worst of ``verdicts`` (``pass`` when none)."""
-    return max(verdicts, key=VERDICTS.index, default="pass")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One feasibility check: its verdict, why, and the figures it measured.
-
-    Attributes:
-        name: the check, e.g. ``"foot_skating"`` (its key in ``checks``).
-        verdict: pass / warn / fail.
-        reasons: one line per warn or fail (each names the measured value and its limit).
-        figures: the measured values by name, units in the name (``max_depth_m``); the
-            thresholds are in :attr:`FeasibilityReport.settings`.
-    """
-
-    name: str
-    verdict: str
-    reasons: tuple[str, ...] = ()
-    figures: Mapping[str, Any] = field(default_factory=dict)
-
-    def number(self, key: str) -> float:
-        """The figure ``key`` as a float.
-
-        Raises:
-            KeyError: The check has no such numeric figure.
-        """
-        value = self.figures.get(key)
-        if not isinstance(value, int | float) or not is_number(value):
-            raise KeyError(f"{self.name}.{key}")
-        return float(value)
-
-    def to_json(self) -> dict[str, Any]:
-        """The check's JSON object."""
-        return {"verdict": self.verdict, "reasons": list(self.reasons), **self.figures}
-
-    @classmethod
-    def from_json(cls, name: str, data: Mapping[str, Any], where: str, prefix: str) -> CheckResult:
-        """Validate one entry of ``checks``."""
-        r = JsonReader(data, where, prefix)
-        figures = {k: v for k, v in data.items() if k not in ("verdict", "reasons")}
-        return cls(name, _verdict(r), r.texts("reasons"), figures)
-
-
-@dataclass(frozen=True)
-class RobotContact:
-    """The robot's own sole-point contact mask, ``(T, 2)`` 0/1 [left, right], and the
-    fraction of frames where it agrees with the clip's mask."""
-
-    mask: tuple[tuple[int, int], ...]
-    agreement: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mask": [list(row) for row in self.mask], "agreement": self.agreement}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str, prefix: str) -> RobotContact:
-        r = JsonReader(data, where, prefix)
-        mask = data.get("mask")
-        if not isinstance(mask, list) or not all(
-            isinstance(row, list) and len(row) == 2 and all(v in (0, 1) for v in row)
-            for row in mask
-        ):
-            raise InputFileError(where, f"{prefix}mask: not a list of [0/1, 0/1] rows")
-        return cls(tuple((int(a), int(b)) for a, b in mask), r.number("agreement"))
-
-
-@dataclass(frozen=True)
-class FeasibilityReport:
-    """Can the robot perform the clip: each check, the worst verdict and its reasons.
-
-    Attributes:
-        verdict: the worst check's verdict.
-        reasons: ``"<check>: <reason>"`` for every warn or fail.
-        checks: the checks by name, in the order they ran.
-        robot_contact: the robot's own contact mask (None when not recorded).
-        settings: the thresholds (:class:`~humimic.config.motion_schema.FeasibilityCfg`).
-    """
-
-    verdict: str
-    reasons: tuple[str, ...]
-    checks: Mapping[str, CheckResult]
-    robot_contact: RobotContact | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_checks(
-        cls,
-        checks: Mapping[str, CheckResult],
-        robot_contact: RobotContact,
-        settings: Mapping[str, Any],
-    ) -> FeasibilityReport:
-        """The report of ``checks``: the worst verdict, and every reason with its check."""
-        verdict = worst(*(c.verdict for c in checks.values()))
-        reasons = tuple(f"{name}: {r}" for name, c in checks.items() for r in c.reasons)
-        return cls(verdict, reasons, dict(checks), robot_contact, dict(settings))
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"verdict": self.verdict, "reasons": list(self.reasons)}
-        out["checks"] = {name: c.to_json() for name, c in self.checks.items()}
-        if self.robot_contact is not None:
-            out["robot_contact"] = self.robot_contact.to_json()
-        out["settings"] = dict(self.settings)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str, prefix: str) -> FeasibilityReport:
-        r = JsonReader(data, where, prefix)
-        checks = {
-            str(name): CheckResult.from_json(
-                str(name), _object(entry, where, f"{prefix}checks.{name}"), where,
-                f"{prefix}checks.{name}.",
-            )
-            for name, entry in r.object("checks").items()
-        }  # fmt: skip
-        contact = None
-        if "robot_contact" in data:
-            contact = RobotContact.from_json(
-                r.object("robot_contact"), where, f"{prefix}robot_contact."
-            )
-        settings = r.object("settings") if "settings" in data else {}
-        return cls(_verdict(r), r.texts("reasons"), checks, contact, dict(settings))
+_SECTIONS = ("source", "normalize", "filter", "correct", "contact", "retarget", "feasibility")
 
 
 @dataclass(frozen=True)
@@ -201,7 +105,7 @@ class SourceInfo:
     def from_json(cls, data: object, where: str) -> SourceInfo:
         if isinstance(data, str):
             return cls(data)
-        r = JsonReader(_object(data, where, "source"), where, "source.")
+        r = JsonReader(json_object(data, where, "source"), where, "source.")
         human = "frames" in r.data
         meta = r.object("meta") if human else {}
         if not all(isinstance(v, str | int | float | bool) for v in meta.values()):
@@ -247,9 +151,7 @@ class ContactSummary:
     fps: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"contact_fraction": list(self.contact_fraction),
-                "contact_runs": list(self.contact_runs),
-                "no_contact_fraction": self.no_contact_fraction, "fps": self.fps}  # fmt: skip
+        return _fields_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> ContactSummary:
@@ -275,12 +177,7 @@ class RetargetSummary:
     solver_cost: tuple[float, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"key_point_error_mean_m": self.key_point_error_mean_m,
-                "key_point_error_max_m": self.key_point_error_max_m,
-                "key_point_error_per_joint_m": dict(self.key_point_error_per_joint_m),
-                "bone_scale": dict(self.bone_scale), "leg_scale": self.leg_scale,
-                "solver_iterations": self.solver_iterations,
-                "solver_cost": list(self.solver_cost)}  # fmt: skip
+        return _fields_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> RetargetSummary:
@@ -302,8 +199,7 @@ class PdReplay:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"upright_s": self.upright_s, "clip_s": self.clip_s,
-                "E_g_mpbpe_mm": self.E_g_mpbpe_mm, "note": self.note}  # fmt: skip
+        return _fields_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> PdReplay:
@@ -353,16 +249,10 @@ class ClipReport:
     def to_json(self) -> dict[str, Any]:
         """The file's JSON object."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        sections = (("source", self.source), ("filter", self.filter), ("contact", self.contact),
-                    ("retarget", self.retarget), ("feasibility", self.feasibility))  # fmt: skip
-        typed = {k: v.to_json() for k, v in sections if v is not None}
-        plain = {"normalize": self.normalize, "correct": self.correct}
-        for key in ("source", "normalize", "filter", "correct", "contact", "retarget",
-                    "feasibility"):  # fmt: skip
-            if key in typed:
-                out[key] = typed[key]
-            elif plain.get(key) is not None:
-                out[key] = dict(plain[key] or {})
+        for key in _SECTIONS:  # in the order the stages run
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = dict(value) if isinstance(value, Mapping) else value.to_json()
         out["verdict"], out["reasons"] = self.verdict, list(self.reasons)
         if self.timing_s is not None:
             out["timing_s"] = self.timing_s
@@ -380,17 +270,17 @@ class ClipReport:
         version = read_schema_version(data, where, SCHEMA_VERSION)
         r = JsonReader(data, where)
 
-        def section(key: str) -> Mapping[str, Any] | None:
-            return r.object(key) if key in data else None
+        def section(key: str) -> dict[str, Any] | None:
+            return dict(r.object(key)) if key in data else None
 
         filt, contact, retarget = section("filter"), section("contact"), section("retarget")
         feasibility, pd = section("feasibility"), section("pd_replay")
         return cls(
-            _verdict(r), r.texts("reasons") if "reasons" in data else (),
+            read_verdict(r), r.texts("reasons") if "reasons" in data else (),
             SourceInfo.from_json(data["source"], where) if "source" in data else None,
-            _plain(section("normalize")),
+            section("normalize"),
             FilterSummary.from_json(filt, where) if filt is not None else None,
-            _plain(section("correct")),
+            section("correct"),
             ContactSummary.from_json(contact, where) if contact is not None else None,
             RetargetSummary.from_json(retarget, where) if retarget is not None else None,
             FeasibilityReport.from_json(feasibility, where, "feasibility.")
@@ -423,24 +313,18 @@ def read_clip_report(path: str | Path) -> ClipReport:
 
 def write_clip_report(path: str | Path, report: ClipReport) -> Path:
     """Write ``report`` atomically as indented JSON (numpy values converted)."""
-    import json
-
     text = json.dumps(report.to_json(), indent=2, default=json_default)
     return atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
 
-def _verdict(r: JsonReader) -> str:
-    value = r.text("verdict")
-    if value not in VERDICTS:
-        raise InputFileError(r.where, f"{r.prefix}verdict: {value!r} is not one of {VERDICTS}")
-    return value
-
-
-def _object(value: object, where: str, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InputFileError(where, f"{key}: not an object")
-    return value
-
-
-def _plain(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return dict(section) if section is not None else None
+def _fields_json(section: Any) -> dict[str, Any]:
+    """A dataclass section of numbers, strings, tuples and maps as JSON values, in field
+    order (tuples as lists, maps as dicts)."""
+    out: dict[str, Any] = {}
+    for f in fields(section):
+        value = getattr(section, f.name)
+        out[f.name] = (
+            list(value) if isinstance(value, tuple)
+            else dict(value) if isinstance(value, Mapping) else value
+        )  # fmt: skip
+    return out
