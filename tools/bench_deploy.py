@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from humimic.deploy.controller import RobotState
 from humimic.deploy.policy import OnnxController
-from humimic.deploy.safety import RobotState
 
 
 def make_controller(root: Path) -> Path:
@@ -85,7 +85,7 @@ def dds_jitter(controller_dir: Path, seconds: float, domain_id: int) -> dict[str
 
     from humimic.deploy.dds.channel import DdsNode
     from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
-    from humimic.deploy.safety import SafetyConfig
+    from humimic.deploy.watchdogs import SafetyConfig
     from humimic.robot.spec import load_robot_spec
 
     spec = load_robot_spec("g1_23dof_lock_wrist")

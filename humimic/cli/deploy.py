@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from humimic.deploy.dds.channel import DdsNode, check_interface, is_loopback_interface
     from humimic.deploy.policy import OnnxController, check_against_spec
     from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
-    from humimic.deploy.safety import SafetyConfig
+    from humimic.deploy.watchdogs import SafetyConfig
     from humimic.errors import ConfigError
     from humimic.robot.spec import load_robot_spec
 

@@ -24,7 +24,7 @@ from humimic.errors import ConfigError, HumimicError, InputFileError
 from humimic.json_contract import is_finite_number, load_json_object, read_schema_version
 
 if TYPE_CHECKING:
-    from humimic.deploy.safety import Controller
+    from humimic.deploy.controller import Controller
 
 GATE_FILE = "metrics.json"
 GATE_KEY = "gate"
@@ -172,7 +172,7 @@ def require_gate(controller: Controller, interface: str, skip_gate: bool) -> Gat
 
     * An :class:`~humimic.deploy.policy.OnnxController` runs only with a passed verdict
       for the exact ``controller.onnx`` and ``controller.json`` bytes it loaded.
-    * The built-in :class:`~humimic.deploy.safety.HoldDefaultController` (the spec's default
+    * The built-in :class:`~humimic.deploy.controller.HoldDefaultController` (the spec's default
       pose, no learned weights; the bring-up baseline) needs none.
     * Any other controller has no verdict that could name it and is refused.
 
@@ -184,9 +184,9 @@ def require_gate(controller: Controller, interface: str, skip_gate: bool) -> Gat
     Raises:
         HumimicError / ConfigError: one line naming the folder, file or option.
     """
+    from humimic.deploy.controller import HoldDefaultController
     from humimic.deploy.dds.channel import is_loopback_interface
     from humimic.deploy.policy import OnnxController
-    from humimic.deploy.safety import HoldDefaultController
 
     if skip_gate:
         if not is_loopback_interface(interface):

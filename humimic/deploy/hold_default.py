@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from humimic.deploy.controller import HoldDefaultController
 from humimic.deploy.dds.channel import DdsNode
 from humimic.deploy.remote import StdinButtons
 from humimic.deploy.runtime import DeployRuntime, RunSummary, RuntimeOptions
-from humimic.deploy.safety import HoldDefaultController, SafetyConfig
+from humimic.deploy.watchdogs import SafetyConfig
 from humimic.errors import HumimicError
 from humimic.robot.spec import RobotSpec
 

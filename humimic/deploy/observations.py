@@ -33,8 +33,8 @@ from collections.abc import Callable
 import numpy as np
 
 from humimic.config.task import canonical_term
+from humimic.deploy.controller import RobotState
 from humimic.deploy.reference import ReferenceTrack
-from humimic.deploy.safety import RobotState
 from humimic.errors import ConfigError
 from humimic.export.manifest import ControllerManifest
 from humimic.geometry import quat_np

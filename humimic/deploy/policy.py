@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from humimic.deploy.controller import RobotState
 from humimic.deploy.observations import REFERENCE_TERMS, ObservationBuilder
 from humimic.deploy.reference import ReferenceTrack
-from humimic.deploy.safety import RobotState
 from humimic.errors import HumimicError, InputFileError
 from humimic.export.manifest import METADATA_KEY, ControllerManifest
 from humimic.robot.spec import RobotSpec, load_robot_spec

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from humimic.deploy.safety import JointCommand, RobotState, SafetyState
+from humimic.deploy.controller import JointCommand, RobotState
+from humimic.deploy.safety import SafetyState
 
 STATE_CODES = {s: i for i, s in enumerate(SafetyState)}
 """The integer each safety state is logged as."""

@@ -25,30 +25,10 @@ from enum import StrEnum
 
 import numpy as np
 
-from humimic.deploy.controller import Controller, HoldDefaultController, JointCommand, RobotState
+from humimic.deploy.controller import Controller, JointCommand, RobotState
 from humimic.deploy.watchdogs import (
-    TICK_PERIOD_S,
     SafetyConfig,
-    state_faults,
-    tilt_angle,
-    watchdog_faults,
 )
-
-# The controller types and the watchdogs used to live here; importers still find them.
-__all__ = [
-    "TICK_PERIOD_S",
-    "Controller",
-    "HoldDefaultController",
-    "JointCommand",
-    "RobotState",
-    "SafetyConfig",
-    "SafetyMachine",
-    "SafetyState",
-    "Transition",
-    "state_faults",
-    "tilt_angle",
-    "watchdog_faults",
-]
 
 
 class SafetyState(StrEnum):

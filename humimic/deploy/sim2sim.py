@@ -38,8 +38,8 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from humimic.deploy.controller import Controller, RobotState
 from humimic.deploy.gate import GATE_FILE
-from humimic.deploy.safety import Controller, RobotState
 from humimic.deploy.sim2sim_report import EpisodeOutcome, Sim2SimReport, gate
 from humimic.errors import ConfigError
 from humimic.export.manifest import ControllerManifest

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from humimic.deploy.controller import HoldDefaultController
 from humimic.deploy.dds.channel import DdsNode
 from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
-from humimic.deploy.safety import HoldDefaultController, SafetyConfig
+from humimic.deploy.watchdogs import SafetyConfig
 from humimic.robot.spec import load_robot_spec
 
 VARIANT = "g1_23dof_lock_wrist"

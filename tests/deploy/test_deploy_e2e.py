@@ -16,8 +16,8 @@ import pytest
 from humimic.deploy.dds.channel import TOPIC_LOWCMD, DdsNode
 from humimic.deploy.dds.crc import set_crc
 from humimic.deploy.dds.messages import LowCmd_, zero_lowcmd
-from humimic.deploy.safety import tilt_angle
 from humimic.deploy.simrobot import SimulatedG1
+from humimic.deploy.watchdogs import tilt_angle
 
 VARIANT = "g1_23dof_lock_wrist"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from humimic.deploy.controller import Controller, HoldDefaultController, RobotState
 from humimic.deploy.dds.channel import DdsNode
 from humimic.deploy.gate import GateThresholds, GateVerdict, read_verdict
 from humimic.deploy.policy import OnnxController
 from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
-from humimic.deploy.safety import Controller, HoldDefaultController, RobotState
 from humimic.deploy.sim2sim_report import read_sim2sim_report
 from humimic.deploy.simrobot import SimulatedG1
 from humimic.errors import HumimicError, InputFileError

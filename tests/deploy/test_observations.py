@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from humimic.deploy.controller import RobotState
 from humimic.deploy.observations import ObservationBuilder
 from humimic.deploy.policy import OnnxController, load_manifest
 from humimic.deploy.reference import ReferenceTrack
-from humimic.deploy.safety import RobotState
 from humimic.errors import ConfigError
 from humimic.eval.runner import eval_config
 from humimic.export.manifest import ObservationSpec, ObservationTerm

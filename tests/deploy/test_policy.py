@@ -12,8 +12,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from humimic.deploy.controller import RobotState
 from humimic.deploy.policy import OnnxController
-from humimic.deploy.safety import RobotState
 from humimic.errors import HumimicError, InputFileError
 from tests.export.helpers import exported
 

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
+from humimic.deploy.controller import HoldDefaultController, JointCommand
 from humimic.deploy.dds.channel import DdsNode
 from humimic.deploy.dds.crc import check_crc
 from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
-from humimic.deploy.safety import HoldDefaultController, JointCommand
 from humimic.errors import HumimicError
 from humimic.robot.spec import load_robot_spec
 
@@ -93,8 +93,10 @@ def test_unattended_operator_follows_the_state_not_the_clock():
     ignored, so the run sat in damping. Now: slow start-up, then a stale blip before start."""
     import time
 
-    from humimic.deploy.safety import RobotState, SafetyConfig, SafetyMachine, SafetyState
+    from humimic.deploy.controller import RobotState
+    from humimic.deploy.safety import SafetyMachine, SafetyState
     from humimic.deploy.unattended import UnattendedOperator
+    from humimic.deploy.watchdogs import SafetyConfig
 
     n = 3
     cfg = SafetyConfig(joint_vel_limit=np.full(n, 10.0), move_to_default_s=0.1)
@@ -116,8 +118,10 @@ def test_unattended_operator_follows_the_state_not_the_clock():
 
 
 def test_unattended_operator_never_restarts_after_a_fault():
-    from humimic.deploy.safety import RobotState, SafetyConfig, SafetyMachine, SafetyState
+    from humimic.deploy.controller import RobotState
+    from humimic.deploy.safety import SafetyMachine, SafetyState
     from humimic.deploy.unattended import UnattendedOperator
+    from humimic.deploy.watchdogs import SafetyConfig
 
     n = 3
     cfg = SafetyConfig(joint_vel_limit=np.full(n, 10.0), move_to_default_s=0.1)

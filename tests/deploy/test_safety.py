@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from humimic.deploy.safety import (
-    HoldDefaultController,
-    RobotState,
-    SafetyConfig,
-    SafetyMachine,
-    SafetyState,
-    tilt_angle,
-    watchdog_faults,
-)
+from humimic.deploy.controller import HoldDefaultController, RobotState
+from humimic.deploy.safety import SafetyMachine, SafetyState
+from humimic.deploy.watchdogs import SafetyConfig, tilt_angle, watchdog_faults
 from humimic.geometry import quat_np
 
 J = 3

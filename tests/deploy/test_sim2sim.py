@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from humimic.cli.main import main
+from humimic.deploy.controller import HoldDefaultController
 from humimic.deploy.policy import load_manifest
-from humimic.deploy.safety import HoldDefaultController
 from humimic.deploy.sim2sim import (
     Sim2SimConfig,
     TorqueSim,
