@@ -38,17 +38,16 @@ from humimic.motion.feasibility_checks import (
     check_support,
     check_torque,
 )
+from humimic.motion.feasibility_report import CheckResult, FeasibilityReport, RobotContact
 from humimic.motion.nonneg_lsq import nonneg_ridge_lsq
-from humimic.motion.report import CheckResult, FeasibilityReport, RobotContact
-from humimic.motion.robot_clip import (
+from humimic.motion.robot_clip import finite_difference, smooth_time
+from humimic.robot.lookup import (
     FEET,
-    finite_difference,
     foot_body_id,
     free_joint_qposadr,
     joint_ids,
     joint_trajectory_to_qpos,
     robot_foot_sole_points_b,
-    smooth_time,
 )
 from humimic.robot.spec import RobotSpec
 

@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humimic.config.motion_schema import FeasibilityCfg
-from humimic.motion.report import VERDICTS
-from humimic.motion.robot_clip import joint_ids
+from humimic.motion.feasibility_report import VERDICTS
+from humimic.robot.lookup import joint_ids
 from humimic.robot.spec import RobotSpec
 
 F64 = NDArray[np.float64]

@@ -42,10 +42,10 @@ from humimic.motion.io.robot_writers import (
 from humimic.motion.robot_clip import (
     forward_kinematics,
     ground_root,
-    joint_trajectory_to_qpos,
     make_robot_clip,
     robot_contact_mask,
 )
+from humimic.robot.lookup import joint_trajectory_to_qpos
 from humimic.robot.model import build_model
 from humimic.robot.spec import RobotSpec, load_robot_spec
 

@@ -17,7 +17,7 @@ from humimic.motion.human import HumanMotion
 from humimic.motion.retarget.mapping import RetargetMap, load_retarget_map
 from humimic.motion.retarget.proportions import fit_proportions
 from humimic.motion.retarget.solver import PointSet, SequenceSolver, SolveProblem, SolverCfg
-from humimic.motion.robot_clip import robot_foot_sole_points_b
+from humimic.robot.lookup import robot_foot_sole_points_b
 from humimic.robot.spec import RobotSpec
 
 F64 = NDArray[np.float64]
