@@ -15,7 +15,7 @@ from humimic.deploy.policy import OnnxController, load_manifest
 from humimic.deploy.reference import ReferenceTrack
 from humimic.errors import ConfigError
 from humimic.eval.runner import eval_config
-from humimic.export.manifest import ObservationSpec, ObservationTerm
+from humimic.export.manifest import ControllerManifest, ObservationSpec, ObservationTerm
 from humimic.train.runner import load_run_config
 from tests.export.helpers import exported, trained_run
 
@@ -36,6 +36,11 @@ def robot_state(sim_state: object) -> RobotState:
     )
 
 
+def clip_steps(manifest: ControllerManifest) -> int:
+    """Policy steps in the controller's clip (the 1 s test clip: 25 at 25 Hz)."""
+    return round(manifest.reference.duration_s / manifest.control_dt)
+
+
 def test_same_vector_as_training_env(controller: Path) -> None:
     """Random actions move the robot; every step the two builders must agree to 1e-6."""
     from humimic.envs.tracking_env import TrackingEnv
@@ -50,7 +55,7 @@ def test_same_vector_as_training_env(controller: Path) -> None:
     worst, moved = 0.0, 0.0
     try:
         obs = env.get_observations()["actor"][0].numpy()
-        for k in range(40):
+        for k in range(clip_steps(manifest)):  # the env starts a new episode at the end
             time_s = k * manifest.control_dt
             phase = time_s / manifest.reference.duration_s
             ours = builder.build(robot_state(env.d.robot), last_action, phase, time_s)
@@ -77,7 +82,7 @@ def test_residual_targets_match_training_env(controller: Path) -> None:
     env = TrackingEnv(cfg.task, replace(cfg.sim, num_envs=1), seed=3)
     try:
         spread = 0.0
-        for k in range(30):
+        for k in range(clip_steps(manifest)):
             ours = policy.action_base(k * manifest.control_dt)
             theirs = env._action_base()[0].double().numpy()
             np.testing.assert_allclose(ours, theirs, atol=1e-6)

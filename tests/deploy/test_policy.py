@@ -40,7 +40,7 @@ def test_targets_clock_and_end_of_clip(controller: Path) -> None:
     session = ort.InferenceSession(str(controller / "controller.onnx"))
     rng = np.random.default_rng(0)
     c.reset(standing(c, rng))
-    assert c.num_steps == 50  # 1 s clip at 50 Hz
+    assert c.num_steps == 25  # 1 s clip at the default preset's 25 Hz
     prev_action = np.zeros(23)  # no last action yet
     for k in range(c.num_steps):
         q = c.step(standing(c, rng))
@@ -49,9 +49,9 @@ def test_targets_clock_and_end_of_clip(controller: Path) -> None:
         # residual: the base is the clip one step ahead; the test clip waves both shoulder
         # pitches by 0.4 sin(2πt / 2 s) around the default pose and holds the rest
         base = c.default_pos.copy()
-        base[[15, 19]] += 0.4 * np.sin(2 * np.pi * (k + 1) * 0.02 / 2.0)
+        base[[15, 19]] += 0.4 * np.sin(2 * np.pi * (k + 1) * 0.04 / 2.0)
         np.testing.assert_allclose(q, base + 0.25 * action, atol=1e-5)
-        assert c.last_obs[75] == pytest.approx(k / 50, abs=1e-7)  # phase = t / T
+        assert c.last_obs[75] == pytest.approx(k / 25, abs=1e-7)  # phase = t / T
         np.testing.assert_allclose(c.last_obs[:23], prev_action, atol=1e-6)
         prev_action = action
     assert c.step(standing(c, rng)) is None and c.finished

@@ -60,7 +60,11 @@ def test_train_cfg_has_pbhc_ppo_defaults() -> None:
     assert alg["schedule"] == "fixed" and alg["learning_rate"] == 1e-4
     assert alg["critic_learning_rate"] == 1e-3 and alg["desired_kl"] == 0.01
     assert rsl["obs_groups"] == {"actor": ["actor"], "critic": ["critic"]}
-    assert cfg.sim.control_dt == pytest.approx(0.02)
+    # The cpu preset's 25 Hz policy with the discount kept per second (0.99 at 50 Hz).
+    assert cfg.sim.control_dt == pytest.approx(0.04)
+    assert alg["gamma"] == pytest.approx(0.98) and alg["lam"] == pytest.approx(0.9025)
+    pbhc = compose("train", ["preset=pbhc"])
+    assert pbhc.sim.control_dt == pytest.approx(0.02) and pbhc.algo.gamma == 0.99
 
 
 def test_two_iterations_checkpoint_and_exact_resume(clip_path: Path, tmp_path: Path) -> None:
