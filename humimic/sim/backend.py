@@ -193,6 +193,17 @@ class SimBackend(Protocol):
         ...
 
 
+RESET_NAMES = (
+    "root_pos_w",
+    "root_quat_w",
+    "root_lin_vel_w",
+    "root_ang_vel_w",
+    "joint_pos",
+    "joint_vel",
+)
+"""The state arrays a backend's ``reset`` takes, in argument order."""
+
+
 def default_reset_state(spec: RobotSpec, num: int, device: torch.device) -> dict[str, Tensor]:
     """Keyword arguments of :meth:`SimBackend.reset` for the default standing pose.
 

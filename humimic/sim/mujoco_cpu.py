@@ -41,7 +41,7 @@ from torch import Tensor
 from humimic.errors import ConfigError
 from humimic.geometry import quat_torch
 from humimic.robot.spec import RobotSpec
-from humimic.sim.backend import SimState, default_reset_state
+from humimic.sim.backend import RESET_NAMES, SimState, default_reset_state
 from humimic.sim.layout import ModelLayout, RawArrays, StateAssembler
 from humimic.sim.params import FIELDS, WorldParams
 
@@ -347,17 +347,9 @@ def _check_bias(value: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _reset_arrays(m: int, joints: int, values: tuple[Tensor, ...]) -> list[np.ndarray]:
     """Reset inputs as float64 numpy arrays with checked shapes."""
-    names = (
-        "root_pos_w",
-        "root_quat_w",
-        "root_lin_vel_w",
-        "root_ang_vel_w",
-        "joint_pos",
-        "joint_vel",
-    )
     shapes = ((m, 3), (m, 4), (m, 3), (m, 3), (m, joints), (m, joints))
     arrays = [_numpy(v) for v in values]
-    for name, shape, array in zip(names, shapes, arrays):
+    for name, shape, array in zip(RESET_NAMES, shapes, arrays):
         if array.shape != shape:
             raise ConfigError(f"sim reset: {name} must have shape {shape}, got {array.shape}")
     return arrays

@@ -11,15 +11,8 @@ import torch
 from torch import Tensor
 
 from humimic.errors import ConfigError
+from humimic.sim.backend import RESET_NAMES
 
-RESET_NAMES = (
-    "root_pos_w",
-    "root_quat_w",
-    "root_lin_vel_w",
-    "root_ang_vel_w",
-    "joint_pos",
-    "joint_vel",
-)
 """The reset tensors in the order :meth:`SimBackend.reset` takes them."""
 
 
