@@ -110,7 +110,7 @@ def dds_jitter(controller_dir: Path, seconds: float, domain_id: int) -> dict[str
         sim.terminate()
         sim.wait(timeout=10)
         node.close()
-    jitter = np.abs(summary.periods_s - opts.control_dt) * 1e3
+    jitter = np.abs(summary.periods_s - controller.control_dt) * 1e3
     return {"period_jitter_p99_ms": round(float(np.percentile(jitter, 99)), 3),
             "period_jitter_median_ms": round(float(np.median(jitter)), 3),
             "policy_steps": controller.steps, "transitions": [t[2] for t in summary.transitions],

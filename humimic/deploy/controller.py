@@ -40,7 +40,13 @@ class RobotState:
 
 
 class Controller(Protocol):
-    """What runs in the POLICY state (an ONNX policy, or the hold-default controller)."""
+    """What runs in the POLICY state (an ONNX policy, or the hold-default controller).
+
+    ``control_dt`` (s) is the period it was trained for: the runtime calls :meth:`step`
+    once per ``control_dt``, so a 25 Hz policy is not run at another rate.
+    """
+
+    control_dt: float
 
     def reset(self, state: RobotState) -> None:
         """Called once when POLICY is entered."""

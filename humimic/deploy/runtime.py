@@ -52,7 +52,6 @@ SIGNAL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 class RuntimeOptions:
     """Options of :class:`DeployRuntime` (times in seconds)."""
 
-    control_dt: float = 0.02
     first_state_timeout_s: float = 5.0
     listen_for_writers_s: float = 0.2
     exit_damping_s: float = 0.2
@@ -66,13 +65,12 @@ class RuntimeOptions:
 
     def __post_init__(self) -> None:
         """Refuse non-finite or out-of-range times (a NaN would silently disable a check)."""
-        checks = {"control_dt": (self.control_dt, 1e-4, 1.0),
-                  "first_state_timeout_s": (self.first_state_timeout_s, 0.0, 3600.0),
+        checks = {"first_state_timeout_s": (self.first_state_timeout_s, 0.0, 3600.0),
                   "listen_for_writers_s": (self.listen_for_writers_s, 0.0, 60.0),
                   "exit_damping_s": (self.exit_damping_s, 0.0, 60.0),
                   "exit_after_damping_s": (self.exit_after_damping_s, 0.0, 3600.0),
                   "max_duration_s": (self.max_duration_s, 0.0, 1e7),
-                  "max_period_s": (self.max_period_s, self.control_dt, 10.0)}  # fmt: skip
+                  "max_period_s": (self.max_period_s, 1e-3, 10.0)}  # fmt: skip
         for name, (value, lo, hi) in checks.items():
             if value is not None and not (np.isfinite(value) and lo <= value <= hi):
                 raise ConfigError(f"runtime option {name}: {value} is not in [{lo}, {hi}]")
@@ -137,6 +135,7 @@ class DeployRuntime:
         self.spec = spec
         self.opt = options or RuntimeOptions()
         _check_loopback_options(node.interface, self.opt)
+        self.period_s = _control_period(controller, self.opt)
         # the one interlock before hardware: every caller of the runtime passes through it
         self.gate: GateVerdict | None = require_gate(controller, node.interface, self.opt.skip_gate)
         self.mode_machine = expected_mode_machine(variant)
@@ -278,8 +277,8 @@ class DeployRuntime:
             if last_pub is not None:
                 self._periods.append(now - last_pub)
             last_pub = now
-            next_t += self.opt.control_dt
-            if next_t < now - self.opt.control_dt:  # fell behind by > 1 period: resync
+            next_t += self.period_s
+            if next_t < now - self.period_s:  # fell behind by > 1 period: resync
                 next_t = now
             time.sleep(max(0.0, next_t - time.monotonic()))
         return reason
@@ -355,7 +354,7 @@ class DeployRuntime:
                 self._log.event(-1.0, "damping write failed", error=f"{type(err).__name__}: {err}")
             if time.monotonic() >= end:
                 break
-            time.sleep(self.opt.control_dt)
+            time.sleep(self.period_s)
         self._sent_any = self._sent_any or written > 0
         return written > 0
 
@@ -375,3 +374,21 @@ if __name__ == "__main__":  # the hold-default runner (kept here: tests and tool
     from humimic.deploy.hold_default import main
 
     raise SystemExit(main())
+
+
+def _control_period(controller: Controller, opt: RuntimeOptions) -> float:
+    """The loop period (s): the controller's own ``control_dt`` (the rate it was trained at).
+
+    Raises:
+        ConfigError: A period that is not finite and in [1 ms, 1 s], or one longer than the
+            overrun limit ``max_period_s`` (every step would count as an overrun).
+    """
+    period = float(controller.control_dt)
+    if not (np.isfinite(period) and 1e-3 <= period <= 1.0):
+        raise ConfigError(f"controller control_dt {period} s is not in [0.001, 1]")
+    if period > opt.max_period_s:
+        raise ConfigError(
+            f"controller control_dt {period * 1e3:.0f} ms exceeds the overrun limit "
+            f"max_period_s {opt.max_period_s * 1e3:.0f} ms"
+        )
+    return period

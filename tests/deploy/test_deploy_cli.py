@@ -52,6 +52,10 @@ def test_unattended_run_walks_every_state_and_plays_the_clip(domain_id: int, tmp
     manifest = json.loads((controller / "controller.json").read_text())
     clip_steps = round(manifest["reference"]["duration_s"] / manifest["control_dt"])
     assert abs(policy_steps - clip_steps) <= 2  # the whole clip was played, then blended out
+    # at the controller's own rate: the clip takes its duration of wall time, not half of it
+    policy_t = log["time_s"][log["state"] == names.index("POLICY")]
+    duration = manifest["reference"]["duration_s"]
+    assert policy_t[-1] - policy_t[0] == pytest.approx(duration, abs=3 * manifest["control_dt"])
     used = [m for m in robot.last_command.motor_cmd if m.mode == 1]
     assert used and all(m.kp == 0.0 and m.kd > 0.0 for m in used)  # ends in damping
 

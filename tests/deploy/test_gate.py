@@ -35,6 +35,7 @@ class Wrapped:
 
     def __init__(self, inner: OnnxController) -> None:
         self.inner = inner
+        self.control_dt = inner.control_dt
 
     def reset(self, state: RobotState) -> None:
         self.inner.reset(state)

@@ -87,6 +87,19 @@ def test_runtime_options_refuse_nan_and_out_of_range(name: str, value: float):
         RuntimeOptions(**{name: value})
 
 
+def test_loop_period_is_the_controllers_control_dt(domain_id: int):
+    spec = load_robot_spec("g1_23dof_lock_wrist")
+    with DdsNode(domain_id, "lo") as node:
+        make = lambda dt, opts: DeployRuntime(  # noqa: E731
+            HoldDefaultController(spec.default_joint_pos, control_dt=dt), spec, node,
+            "g1_23dof_lock_wrist", options=opts)  # fmt: skip
+        assert make(0.04, RuntimeOptions()).period_s == 0.04  # a 25 Hz policy runs at 25 Hz
+        with pytest.raises(HumimicError, match=r"control_dt 40 ms exceeds .* max_period_s 30 ms"):
+            make(0.04, RuntimeOptions(max_period_s=0.03))
+        with pytest.raises(HumimicError, match=r"control_dt nan s is not in \[0.001, 1\]"):
+            make(float("nan"), RuntimeOptions())
+
+
 def test_unattended_operator_follows_the_state_not_the_clock():
     """Before: start/A were pressed at fixed times from construction; on a slow start-up the
     first press landed on the first control step, where it counts as held-before-start and is
