@@ -99,9 +99,10 @@ def test_torque_pd_matches_the_training_position_actuators(standing: Path) -> No
     ref.qpos[:] = sim.data.qpos
     ref.ctrl[:] = spec.default_joint_pos
     target = np.asarray(spec.default_joint_pos)
-    for _ in range(40):  # 0.8 s
+    ms_per_step = round(manifest.control_dt * 1000)  # 1 ms physics steps per control step
+    for _ in range(round(0.8 / manifest.control_dt)):  # 0.8 s
         sim.advance(target, target, 0)
-        for _ in range(20):
+        for _ in range(ms_per_step):
             mujoco.mj_step(ref_model, ref)
     assert 0.02 < ref.qpos[0] < 0.5  # it did move forward
     np.testing.assert_allclose(sim.data.qpos[:3], ref.qpos[:3], atol=0.01)
@@ -115,21 +116,24 @@ def test_torque_pd_matches_the_training_position_actuators(standing: Path) -> No
 
 
 def test_hold_default_on_standing_clip_does_not_fall(standing: Path, tmp_path: Path) -> None:
-    hold = HoldDefaultController(np.asarray(load_manifest(standing).default_joint_pos))
+    manifest = load_manifest(standing)
+    hold = HoldDefaultController(np.asarray(manifest.default_joint_pos))
     report = run_sim2sim(standing, episodes=1, out=tmp_path, controller=hold)
-    assert report.episodes[0].fall == "" and report.episodes[0].frames == 31
+    frames = round(0.6 / manifest.control_dt) + 1  # the 0.6 s clip, both ends (16 at 25 Hz)
+    assert report.episodes[0].fall == "" and report.episodes[0].frames == frames
     assert report.gate.passed, report.gate.reasons
     assert 0.0 < report.metrics.E_mpbpe.mean < 30.0  # PD sag and a slight lean, mm
 
 
 def test_gate_reports_a_fall(standing: Path, tmp_path: Path) -> None:
-    hold = HoldDefaultController(np.asarray(load_manifest(standing).default_joint_pos))
+    manifest = load_manifest(standing)
+    hold = HoldDefaultController(np.asarray(manifest.default_joint_pos))
     # above the standing pelvis: "falls" at once
     strict = Sim2SimConfig(min_pelvis_height_m=2.0, max_delay_ms=0.0)
     report = run_sim2sim(standing, out=tmp_path, controller=hold, config=strict)
     result = report.gate
     assert not result.passed and len(result.reasons) == 1
-    assert result.reasons[0].startswith("episode 0: fell at t = 0.02 s")
+    assert result.reasons[0].startswith(f"episode 0: fell at t = {manifest.control_dt:.2f} s")
     assert report.episodes[0].frames == 2
     assert report.settings["max_delay_ms"] == 0.0  # the config is not overridden
 
