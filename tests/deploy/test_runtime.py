@@ -11,7 +11,7 @@ import pytest
 from humimic.deploy.controller import HoldDefaultController, JointCommand
 from humimic.deploy.dds.channel import DdsNode
 from humimic.deploy.dds.crc import check_crc
-from humimic.deploy.runtime import DeployRuntime, RuntimeOptions
+from humimic.deploy.runtime import DeployRuntime, RuntimeOptions, _control_period
 from humimic.errors import HumimicError
 from humimic.robot.spec import load_robot_spec
 
@@ -87,17 +87,15 @@ def test_runtime_options_refuse_nan_and_out_of_range(name: str, value: float):
         RuntimeOptions(**{name: value})
 
 
-def test_loop_period_is_the_controllers_control_dt(domain_id: int):
-    spec = load_robot_spec("g1_23dof_lock_wrist")
-    with DdsNode(domain_id, "lo") as node:
-        make = lambda dt, opts: DeployRuntime(  # noqa: E731
-            HoldDefaultController(spec.default_joint_pos, control_dt=dt), spec, node,
-            "g1_23dof_lock_wrist", options=opts)  # fmt: skip
-        assert make(0.04, RuntimeOptions()).period_s == 0.04  # a 25 Hz policy runs at 25 Hz
-        with pytest.raises(HumimicError, match=r"control_dt 40 ms exceeds .* max_period_s 30 ms"):
-            make(0.04, RuntimeOptions(max_period_s=0.03))
-        with pytest.raises(HumimicError, match=r"control_dt nan s is not in \[0.001, 1\]"):
-            make(float("nan"), RuntimeOptions())
+def test_loop_period_is_the_controllers_control_dt(runtime: DeployRuntime):
+    assert runtime.period_s == 0.02  # the fixture's hold-default controller, 50 Hz
+    default = runtime.spec.default_joint_pos
+    at_25_hz = HoldDefaultController(default, control_dt=0.04)
+    assert _control_period(at_25_hz, RuntimeOptions()) == 0.04  # a 25 Hz policy runs at 25 Hz
+    with pytest.raises(HumimicError, match=r"control_dt 40 ms exceeds .* max_period_s 30 ms"):
+        _control_period(at_25_hz, RuntimeOptions(max_period_s=0.03))
+    with pytest.raises(HumimicError, match=r"control_dt nan s is not in \[0.001, 1\]"):
+        _control_period(HoldDefaultController(default, control_dt=float("nan")), RuntimeOptions())
 
 
 def test_unattended_operator_follows_the_state_not_the_clock():
