@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 DEFAULT_CLIP = MOTIONS_DIR / "cmu_01_01_crouch.npz"
 DEMO_ITERATIONS = 60
 DEMO_NUM_ENVS = 128
-"""The demo's run: 60 x 128 x 24 = 184,320 samples of the default ``cpu`` preset. Measured on
-2 quiet cores: the whole demo in 2.5 minutes; the crouch from E_mpbpe 136 mm (untrained) to
-42 mm, every evaluation episode succeeding, sim-to-sim gate passed. A walk needs far more
-(docs/training.md)."""
+"""The demo's run: 60 x 128 x 24 = 184,320 samples of the default ``cpu`` preset (25 Hz):
+the crouch from E_mpbpe 141 mm (untrained) to 27 mm, every evaluation episode succeeding,
+sim-to-sim gate passed (at the former 50 Hz preset: 136 -> 42 mm, 2.5 minutes on 2 quiet
+cores). A walk needs far more (docs/training.md)."""
 LEARNING_TAGS = (
     "Train/mean_reward",
     "/Progress/falls_per_s",
