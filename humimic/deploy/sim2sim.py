@@ -46,7 +46,7 @@ from humimic.export.manifest import ControllerManifest
 from humimic.geometry import quat_np
 from humimic.json_contract import write_report
 from humimic.motion.clip import RobotClip
-from humimic.motion.robot_clip import joint_ids
+from humimic.robot.lookup import joint_ids
 
 
 @dataclass(frozen=True)

@@ -35,26 +35,6 @@ from humimic.robot.lookup import (
 )
 from humimic.robot.spec import RobotSpec
 
-__all__ = [  # the model look-ups live in humimic.robot.lookup; re-exported for importers
-    "DEFAULT_VELOCITY_SIGMA_FRAMES",
-    "FEET",
-    "GROUND_PERCENTILE",
-    "body_velocities",
-    "finite_difference",
-    "foot_body_id",
-    "forward_kinematics",
-    "free_joint_qposadr",
-    "ground_root",
-    "joint_ids",
-    "joint_trajectory_to_qpos",
-    "make_robot_clip",
-    "robot_contact_mask",
-    "robot_foot_sole_points_b",
-    "smooth_time",
-    "sole_clearance_m",
-    "sole_points_w",
-]
-
 F64 = NDArray[np.float64]
 
 DEFAULT_VELOCITY_SIGMA_FRAMES = 2.0

@@ -11,14 +11,8 @@ import pytest
 from humimic.errors import ConfigError
 from humimic.motion.feasibility import FeasibilityCfg, assess_clip
 from humimic.motion.nonneg_lsq import nonneg_ridge_lsq
-from humimic.motion.robot_clip import (
-    foot_body_id,
-    forward_kinematics,
-    joint_trajectory_to_qpos,
-    make_robot_clip,
-    robot_foot_sole_points_b,
-    sole_points_w,
-)
+from humimic.motion.robot_clip import forward_kinematics, make_robot_clip, sole_points_w
+from humimic.robot.lookup import foot_body_id, joint_trajectory_to_qpos, robot_foot_sole_points_b
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
 

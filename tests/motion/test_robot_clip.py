@@ -9,11 +9,8 @@ import pytest
 from humimic.errors import ConfigError
 from humimic.geometry import quat_np
 from humimic.motion.clip import load_clip, save_clip
-from humimic.motion.robot_clip import (
-    joint_trajectory_to_qpos,
-    make_robot_clip,
-    robot_foot_sole_points_b,
-)
+from humimic.motion.robot_clip import make_robot_clip
+from humimic.robot.lookup import joint_trajectory_to_qpos, robot_foot_sole_points_b
 from humimic.robot.model import build_model
 from humimic.robot.spec import load_robot_spec
 
