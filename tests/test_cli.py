@@ -184,3 +184,32 @@ def test_units_option_becomes_the_units_override(capsys: pytest.CaptureFixture[s
     help_text = capsys.readouterr().out
     for line in ("1    folder run: some inputs made no clip", "130  interrupted (Ctrl-C)"):
         assert line in help_text
+
+
+def _import_failed_on_ctrl_c(args: object) -> int:
+    """What a C extension's init does when Ctrl-C lands in it: ImportError from the interrupt."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        raise ImportError("initialization failed") from interrupt
+
+
+def test_ctrl_c_inside_an_import_is_an_interrupt_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import humimic.cli.export as export_cli
+
+    monkeypatch.setattr(export_cli, "run", _import_failed_on_ctrl_c)
+    assert main(["export", "some_run"]) == 130
+    assert capsys.readouterr().err.strip() == "humimic export: interrupted"
+
+
+def test_an_import_error_of_its_own_still_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    import humimic.cli.export as export_cli
+
+    def broken(args: object) -> int:
+        raise ImportError("initialization failed")
+
+    monkeypatch.setattr(export_cli, "run", broken)
+    with pytest.raises(ImportError, match="initialization failed"):
+        main(["export", "some_run"])

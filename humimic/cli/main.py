@@ -99,14 +99,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"humimic {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"humimic {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return interrupted(args.command)
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
         return 0
     except OSError as err:  # full disk, permissions, read-only mounts: the user's machine
+        if caused_by_interrupt(err):
+            return interrupted(args.command)
         print(f"humimic {args.command}: error: {os_error_line(err)}", file=sys.stderr)
         return 2
+    except Exception as err:
+        if caused_by_interrupt(err):
+            return interrupted(args.command)
+        raise
+
+
+def caused_by_interrupt(err: BaseException) -> bool:
+    """Whether a KeyboardInterrupt lies in ``err``'s chain of causes.
+
+    Ctrl-C while a C extension initialises (e.g. the lazy ``import mujoco``) surfaces as
+    ``ImportError: initialization failed`` raised from the KeyboardInterrupt.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def interrupted(command: str) -> int:
+    """Report a Ctrl-C in one line; 130 is the shell's code for death by SIGINT."""
+    print(f"humimic {command}: interrupted", file=sys.stderr)
+    return 130
 
 
 def is_optional_package(module: str | None) -> bool:
