@@ -28,6 +28,7 @@ from humimic.motion.clip import save_clip
 from humimic.testing.synthetic_clips import arm_wave_clip
 from humimic.train.runner import save_config
 from tests.export.helpers import TINY, exported, trained_run
+from tests.signals import sigint_reaches_child
 
 SMALL = [a for a in TINY if not a.startswith("runner.iterations")]
 
@@ -251,7 +252,7 @@ def test_ctrl_c_during_export_leaves_no_folder(tmp_path: Path) -> None:
     out = tmp_path / "ctl"
     command = [sys.executable, "-m", "humimic.cli.main", "export", str(run), "-o", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, preexec_fn=sigint_reaches_child)  # fmt: skip
     try:
         end = time.monotonic() + 120
         while not list(tmp_path.glob(".ctl.partial-*")) and time.monotonic() < end:

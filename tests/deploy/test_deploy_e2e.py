@@ -18,6 +18,7 @@ from humimic.deploy.dds.crc import set_crc
 from humimic.deploy.dds.messages import LowCmd_, zero_lowcmd
 from humimic.deploy.simrobot import SimulatedG1
 from humimic.deploy.watchdogs import tilt_angle
+from tests.signals import sigint_reaches_child
 
 VARIANT = "g1_23dof_lock_wrist"
 
@@ -31,7 +32,8 @@ def start_runtime(
     args += ["--stale-state-ms", str(stale_ms), "--max-period-ms", "400"]
     args += ["--move-to-default", "1.0", "--blend-to-default", "0.4", "--max-duration", "25"]
     cmd = [sys.executable, "-m", "humimic.deploy.runtime", *args, *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_reaches_child)  # fmt: skip
 
 
 def events(log_dir: Path) -> list[dict]:

@@ -16,6 +16,7 @@ import pytest
 from humimic.deploy.dds.crc import set_crc
 from humimic.deploy.dds.messages import zero_lowcmd
 from humimic.deploy.simrobot import SimulatedG1
+from tests.signals import sigint_reaches_child
 
 CLI = [sys.executable, "-m", "humimic.cli.main"]
 
@@ -73,6 +74,7 @@ def test_deploy_cli_against_simrobot_cli_fault(gated: Path, domain_id: int, tmp_
     robot = subprocess.Popen(
         [*CLI, "simrobot", "--domain-id", str(domain_id), "--gantry", "--fault", "nan-state@6",
          "--duration", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=sigint_reaches_child,
     )  # fmt: skip
     try:
         assert "simrobot: running" in robot.stderr.readline()

@@ -19,6 +19,7 @@ from humimic.config.store import compose
 from humimic.errors import ConfigError
 from humimic.motion.batch import collect_inputs, plan_outputs, run_batch
 from humimic.motion.pipeline import InputOptions
+from tests.signals import sigint_reaches_child
 
 WALK = "cmu/bvh/02_01.bvh"
 
@@ -73,6 +74,7 @@ def _start_folder_run(inputs: Path, out: Path, workers: int = 2) -> subprocess.P
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,  # a signal to the test's group does not reach it
+        preexec_fn=sigint_reaches_child,
     )  # fmt: skip
 
 
