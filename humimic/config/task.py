@@ -109,6 +109,41 @@ class SigmaCfg:
 
 
 @dataclass
+class AssistCfg:
+    """The training assist: servos on the root that hold it near the reference root pose
+    early in training and fade out as the policy succeeds (:mod:`humimic.envs.assist`).
+    Evaluation, export and deployment never have it."""
+
+    enabled: bool = False
+    initial_scale: float = 1.0
+    """Starting factor on the servo gains."""
+    fade_rate: float = 2e-4
+    """Per ended episode: the factor shrinks by this fraction while the batch's success rate
+    is at least ``success_threshold``, and grows by it (up to 1) while it is below."""
+    success_threshold: float = 0.7
+    off_below: float = 0.02
+    """Below this factor the assist switches off for good: the rest is the real task."""
+    kp_pos: float = 3500.0
+    """N/m; with ``kv_pos`` (N·s/m) a 10 rad/s, 0.7-damped support for a 35 kg robot."""
+    kv_pos: float = 500.0
+    kp_rot: float = 500.0
+    """N·m/rad: about twice the toppling stiffness m·g·h of the G1; ``kv_rot`` N·m·s/rad."""
+    kv_rot: float = 50.0
+    max_force: float = 600.0
+    """Per-axis limits of the servos, N and N·m."""
+    max_torque: float = 300.0
+
+    def __post_init__(self) -> None:
+        """Check factors, rates and gains."""
+        check_range("task.assist.initial_scale", self.initial_scale, 0.0, 1.0)
+        check_range("task.assist.fade_rate", self.fade_rate, 0.0, 1.0, high_open=True)
+        check_range("task.assist.success_threshold", self.success_threshold, 0.0, 1.0)
+        check_range("task.assist.off_below", self.off_below, 0.0, 1.0)
+        for key in ("kp_pos", "kv_pos", "kp_rot", "kv_rot", "max_force", "max_torque"):
+            check_range(f"task.assist.{key}", getattr(self, key), 0.0)
+
+
+@dataclass
 class CurriculumCfg:
     """Penalty scale and motion-far distance, driven by the average episode length."""
 
@@ -226,6 +261,7 @@ class TaskCfg:
     sigma: SigmaCfg = field(default_factory=SigmaCfg)
     curriculum: CurriculumCfg = field(default_factory=CurriculumCfg)
     randomization: RandomizationCfg = field(default_factory=RandomizationCfg)
+    assist: AssistCfg = field(default_factory=AssistCfg)
 
     def __post_init__(self) -> None:
         """Check groups and sigma keys."""

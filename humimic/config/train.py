@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from humimic.config.checks import check_range
 from humimic.config.task import (
     ACTION_MODES,
+    AssistCfg,
     CurriculumCfg,
     MotionCfg,
     ObsGroupCfg,
@@ -24,6 +25,7 @@ from humimic.errors import ConfigError
 __all__ = [  # the task schema is importable from here too (its home: config.task)
     "ACTION_MODES",
     "AlgoCfg",
+    "AssistCfg",
     "CurriculumCfg",
     "MotionCfg",
     "ObsGroupCfg",

@@ -11,6 +11,7 @@ adds what depends on the variant and the run:
    ``self_collision``; body pairs two links apart are excluded (their capsules overlap at
    the joints); soles use condim 3,
 5. a floor plane, a light and a ``tracking`` camera on the pelvis,
+   and, for training only, the assist servos on the root (:mod:`humimic.robot.assist`),
 6. timestep and integrator,
 7. optionally Unitree STL visual meshes (:mod:`humimic.robot.visual_mesh`).
 """
@@ -24,6 +25,7 @@ import mujoco
 import numpy as np
 
 from humimic.errors import ConfigError, InputFileError
+from humimic.robot.assist import AssistGains, add_assist_actuators, assist_actuator_ids
 from humimic.robot.spec import RobotSpec
 from humimic.robot.visual_mesh import add_visual_meshes
 
@@ -52,6 +54,7 @@ def build_scene_spec(
     self_collision: bool = True,
     visual_mesh_dir: Path | None = None,
     with_floor: bool = True,
+    assist: AssistGains | None = None,
 ) -> mujoco.MjSpec:
     """Build the editable MuJoCo scene of a robot variant.
 
@@ -64,6 +67,8 @@ def build_scene_spec(
         visual_mesh_dir: Folder of Unitree STL files; adds mesh visuals (group 2) and drops
             the primitive visuals. ``None`` keeps the primitive visuals (group 1).
         with_floor: Whether to add the floor plane.
+        assist: Add the training assist servos on the root with these gains
+            (:mod:`humimic.robot.assist`); ``None`` (evaluation, export, deploy) adds none.
 
     Returns:
         The scene as an uncompiled MjSpec.
@@ -80,6 +85,8 @@ def build_scene_spec(
     for name, armature in zip(spec.joint_names, spec.armature):
         scene.joint(name).armature = float(armature)
     _add_actuators(scene, spec)
+    if assist is not None:
+        add_assist_actuators(scene, assist)
     _configure_contacts(scene, spec, self_collision)
     if visual_mesh_dir is not None:
         add_visual_meshes(scene, Path(visual_mesh_dir))
@@ -322,8 +329,9 @@ def _joint_problems(model: mujoco.MjModel, spec: RobotSpec) -> list[str]:
 
 
 def _actuator_problems(model: mujoco.MjModel, spec: RobotSpec) -> list[str]:
-    if model.nu != spec.num_joints:
-        return [f"model has {model.nu} actuators, spec has {spec.num_joints} joints"]
+    joint_actuators = model.nu - assist_actuator_ids(model).size  # the assist comes last
+    if joint_actuators != spec.num_joints:
+        return [f"model has {joint_actuators} joint actuators, spec has {spec.num_joints} joints"]
     problems = []
     for i, name in enumerate(spec.joint_names):
         target = model.joint(model.actuator_trnid[i, 0]).name

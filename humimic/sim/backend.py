@@ -182,6 +182,21 @@ class SimBackend(Protocol):
         """
         ...
 
+    def set_assist(self, target: Tensor, scale: float) -> None:
+        """Targets and strength of the training assist servos on the root.
+
+        Only for a model built with the assist (``build_model(..., assist=...)``, see
+        :mod:`humimic.robot.assist`). Held for every physics step of the following
+        :meth:`step` calls until set again.
+
+        Args:
+            target: Shape (N, 6): root position in world (m), then the root orientation's
+                rotation vector relative to the world (rad).
+            scale: Factor on the servos' nominal stiffness and damping, in [0, 1]; 0 exerts
+                no force at all.
+        """
+        ...
+
     def nan_worlds(self) -> Tensor:
         """Shape (N,) bool: worlds whose physics diverged (non-finite or absurd state)
         in the last step. With ``auto_reset_nan`` they were already reset to the default

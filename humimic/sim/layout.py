@@ -17,6 +17,7 @@ from torch import Tensor
 
 from humimic.errors import ConfigError
 from humimic.geometry import quat_torch
+from humimic.robot.assist import assist_actuator_ids
 from humimic.sim.backend import SimState
 
 DIVERGED_ABS = 1e6
@@ -41,6 +42,8 @@ class ModelLayout:
         foot_bodies: Shape (2, K), bodies owning the left/right foot geoms (K per side,
             padded by repeating with a zero weight in ``foot_weights``).
         foot_weights: Shape (2, K), 1 for a real entry, 0 for padding.
+        assist: Shape (6,), actuator ids of the training assist servos
+            (:data:`humimic.robot.assist.ASSIST_ACTUATORS` order), or (0,) without them.
     """
 
     joint_names: tuple[str, ...]
@@ -55,6 +58,7 @@ class ModelLayout:
     body_roots: np.ndarray
     foot_bodies: np.ndarray
     foot_weights: np.ndarray
+    assist: np.ndarray
 
     @classmethod
     def from_model(
@@ -90,7 +94,15 @@ class ModelLayout:
             body_roots=model.body_rootid[bodies].reshape(-1).astype(np.int64),
             foot_bodies=feet,
             foot_weights=weights,
+            assist=_assist_actuators(model),
         )
+
+
+def _assist_actuators(model: mujoco.MjModel) -> np.ndarray:
+    try:
+        return assist_actuator_ids(model)
+    except ValueError as err:
+        raise ConfigError(f"sim: {err}") from None
 
 
 def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:

@@ -43,7 +43,7 @@ from humimic.geometry import quat_torch
 from humimic.robot.spec import RobotSpec
 from humimic.sim.backend import RESET_NAMES, SimState, default_reset_state
 from humimic.sim.layout import ModelLayout, RawArrays, StateAssembler
-from humimic.sim.params import FIELDS, WorldParams
+from humimic.sim.params import FIELDS, WorldParams, assist_gains, check_assist
 
 _GATHERED = ("xpos", "xquat", "cvel", "subtree_com", "cfrc_ext", "actuator_force")
 """MjData arrays copied out per world; qpos and qvel are read from the state rows."""
@@ -112,6 +112,8 @@ class MujocoCpuBackend:
         self._slices = [s for s in np.array_split(np.arange(num_worlds), threads) if s.size]
         self._pool = futures.ThreadPoolExecutor(threads, "humimic-sim") if threads > 1 else None
         self._init_buffers()
+        if self.layout.assist.size:  # no assist force until the env sets one
+            self._scale_assist(0.0)
         self._state = SimState.zeros(num_worlds, len(spec.joint_names), len(body_names), "cpu")
         self._assembler = StateAssembler(self.layout, self.device)
         self._nan = torch.zeros(num_worlds, dtype=torch.bool)
@@ -129,6 +131,8 @@ class MujocoCpuBackend:
         self._ctrl_columns = np.arange(ctrl.start, ctrl.stop)[self.layout.actuator]
         qfrc = _state_columns(m0, mujoco.mjtState.mjSTATE_QFRC_APPLIED, m0.nv)
         self._bias_columns = np.arange(qfrc.start, qfrc.stop)[self.layout.joint_dof]
+        self._assist_columns = np.arange(ctrl.start, ctrl.stop)[self.layout.assist]
+        self._assist_scale = 1.0  # the compiled gains
         self.raw = RawArrays(
             qpos=torch.from_numpy(self._world_state[:, qpos]),
             qvel=torch.from_numpy(self._world_state[:, qvel]),
@@ -291,6 +295,28 @@ class MujocoCpuBackend:
         self._world_state[:, self._bias_columns] = value
         self._bias.copy_(torch.from_numpy(value))
         self._params.shift_force_range(np.arange(self.num_worlds), value)
+
+    def set_assist(self, target: Tensor, scale: float) -> None:
+        """Assist servo targets (N, 6) and gain factor (see :meth:`SimBackend.set_assist`).
+
+        Raises:
+            ConfigError: The model has no assist servos, or a bad shape, value or scale.
+        """
+        value = _numpy(target)
+        check_assist(self.layout.assist, value.shape, self.num_worlds, scale, value)
+        self._world_state[:, self._assist_columns] = value
+        if scale != self._assist_scale:
+            self._scale_assist(scale)
+
+    def _scale_assist(self, scale: float) -> None:
+        """Assist servo gains = ``scale`` x nominal, in every thread's model and world."""
+        gain, bias = assist_gains(self._params.nominal, self.layout.assist, scale)
+        for m in self._models:
+            m.actuator_gainprm[self.layout.assist] = gain
+            m.actuator_biasprm[self.layout.assist] = bias
+        self._params.values["actuator_gainprm"][:, self.layout.assist] = gain
+        self._params.values["actuator_biasprm"][:, self.layout.assist] = bias
+        self._assist_scale = scale
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -42,7 +42,7 @@ from humimic.geometry import quat_torch
 from humimic.robot.spec import RobotSpec
 from humimic.sim.backend import SimState, default_reset_state
 from humimic.sim.layout import DIVERGED_ABS, ModelLayout, RawArrays, StateAssembler
-from humimic.sim.params import FIELDS, WorldParams
+from humimic.sim.params import FIELDS, WorldParams, assist_gains, check_assist
 from humimic.sim.warp_capacity import contact_capacity, overflow_bits, overflowed_buffers
 from humimic.sim.warp_graph import StepGraphs
 from humimic.sim.warp_inputs import device_world_ids, reset_tensors
@@ -114,6 +114,9 @@ class MujocoWarpBackend:
         self._check_every = overflow_check_every or (50 if self._wp_device.is_cuda else 1)
         self._steps = 0
         self._upload(model)
+        self._assist_scale = 1.0  # the compiled gains
+        if self.layout.assist.size:  # no assist force until the env sets one
+            self._scale_assist(0.0)
         self._state = SimState.zeros(
             num_worlds, len(spec.joint_names), len(body_names), self.device
         )
@@ -155,7 +158,7 @@ class MujocoWarpBackend:
         self._model_views = {f: view(getattr(self._m, f)) for f in FIELDS}
         self._idx = {
             name: torch.as_tensor(getattr(lay, name), dtype=torch.long, device=self.device)
-            for name in ("joint_qpos", "joint_dof", "actuator")
+            for name in ("joint_qpos", "joint_dof", "actuator", "assist")
         }
         # Nominal force range as stored on the device (float32), (J, 2).
         self._force_range0 = self._model_views["actuator_forcerange"][0, self._idx["actuator"]]
@@ -353,6 +356,28 @@ class MujocoWarpBackend:
         self._qfrc_applied[:, self._idx["joint_dof"]] = value
         force_range = self._model_views["actuator_forcerange"]
         force_range[:, self._idx["actuator"]] = self._force_range0 - value[..., None]
+
+    def set_assist(self, target: Tensor, scale: float) -> None:
+        """Assist servo targets (N, 6) and gain factor (see :meth:`SimBackend.set_assist`).
+
+        Raises:
+            ConfigError: No assist servos, a bad shape or scale, or (for a CPU tensor)
+                non-finite targets; a device tensor is not read back to check it.
+        """
+        host = target.detach().numpy() if target.device.type == "cpu" else None
+        check_assist(self.layout.assist, tuple(target.shape), self.num_worlds, scale, host)
+        self._ctrl[:, self._idx["assist"]] = target.detach().to(self.device, torch.float32)
+        if scale != self._assist_scale:
+            self._scale_assist(scale)
+
+    def _scale_assist(self, scale: float) -> None:
+        """Assist servo gains = ``scale`` x nominal in every world (batched model fields)."""
+        gain, bias = assist_gains(self._params.nominal, self.layout.assist, scale)
+        assist = self._idx["assist"]
+        views = self._model_views
+        views["actuator_gainprm"][:, assist] = torch.as_tensor(gain, device=self.device).float()
+        views["actuator_biasprm"][:, assist] = torch.as_tensor(bias, device=self.device).float()
+        self._assist_scale = scale
 
     def _write_bias(self, ids: Tensor, bias: Tensor) -> None:
         """Bias (M, J) of worlds ``ids`` into qfrc_applied and the shifted force range."""

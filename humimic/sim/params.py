@@ -163,6 +163,48 @@ class WorldParams:
             bias[ids[:, None], act, 2] = self.nominal["actuator_biasprm"][act, 2] * kd
 
 
+def assist_gains(
+    nominal: dict[str, np.ndarray], assist: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``actuator_gainprm`` and ``actuator_biasprm`` rows of the assist servos at ``scale``.
+
+    Args:
+        nominal: :attr:`WorldParams.nominal` (the compiled model's fields).
+        assist: Shape (6,), the servos' actuator ids.
+        scale: Factor on stiffness and damping.
+
+    Returns:
+        Shapes (6, 10) each: gains ``scale·kp``, biases ``(0, -scale·kp, -scale·kv)``.
+    """
+    return (
+        nominal["actuator_gainprm"][assist] * scale,
+        nominal["actuator_biasprm"][assist] * scale,
+    )
+
+
+def check_assist(
+    assist: np.ndarray,
+    shape: tuple[int, ...],
+    num_worlds: int,
+    scale: float,
+    values: np.ndarray | None = None,
+) -> None:
+    """Check an assist request: the model has the servos, target shape (N, 6), scale in
+    [0, 1], and ``values`` (the target, when on the host) finite.
+
+    Raises:
+        ConfigError: Naming what is wrong.
+    """
+    if assist.size == 0:
+        raise ConfigError("sim: the model has no assist servos (build it with assist gains)")
+    if tuple(shape) != (num_worlds, 6):
+        raise ConfigError(f"sim: assist target must have shape {(num_worlds, 6)}, got {shape}")
+    if not 0.0 <= scale <= 1.0:
+        raise ConfigError(f"sim: assist scale must be in [0, 1], got {scale}")
+    if values is not None and not np.isfinite(values).all():
+        raise ConfigError("sim: assist target must be finite")
+
+
 def _check(
     value: np.ndarray, name: str, shapes: list[tuple[int, ...]], positive: bool = False
 ) -> np.ndarray:
