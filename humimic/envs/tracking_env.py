@@ -25,13 +25,14 @@ from torch import Tensor
 
 from humimic.config.train import SimCfg, TaskCfg
 from humimic.envs.adaptive import AdaptiveSigma, Curriculum
+from humimic.envs.assist import Assist, assist_target, servo_gains
 from humimic.envs.managers import (
     ObservationGroup,
     ObsSlice,
     RewardManager,
     TerminationManager,
 )
-from humimic.envs.motion_library import MotionLibrary, check_variant, load_clips
+from humimic.envs.motion_library import MotionLibrary, RefState, check_variant, load_clips
 from humimic.envs.randomization import DomainRandomizer
 from humimic.envs.registry import bind
 from humimic.envs.robot_layout import resolve_layout
@@ -76,6 +77,7 @@ class TrackingEnv:
         self.num_actions = spec.num_joints
         self.control_dt, self.decimation = sim.control_dt, sim.decimation
         self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.assist = Assist(task.assist)
         self._build_sim(clips)
         self.max_episode_length = int(torch.ceil(self.motion.duration_s.max() / self.control_dt))
         n, j = self.num_envs, self.num_actions
@@ -106,7 +108,8 @@ class TrackingEnv:
     def _build_sim(self, clips: list[RobotClip]) -> None:
         """Model, robot layout, motion library and physics backend."""
         spec, sim = self.spec, self.sim_cfg
-        self.model = build_model(spec, physics_dt=sim.physics_dt)
+        gains = servo_gains(self.cfg.assist)
+        self.model = build_model(spec, physics_dt=sim.physics_dt, assist=gains)
         self.layout = resolve_layout(spec, self.model).to(self.device)
         self.motion = MotionLibrary(
             clips,
@@ -171,7 +174,12 @@ class TrackingEnv:
         d = self.d
         d.actions = actions.detach().clamp(-100.0, 100.0)
         applied = self.dr.delayed(d.actions)
-        target = self._action_base() + self.cfg.action_scale * applied
+        residual = self.cfg.action_mode == "residual"
+        ahead = self._reference_ahead() if residual or self.assist.enabled else None
+        target = self._action_base(ahead) + self.cfg.action_scale * applied
+        if ahead is not None and self.assist.enabled:
+            target_pose = assist_target(ahead.root_pos_w, ahead.root_quat_w)
+            self.backend.set_assist(target_pose, self.assist.scale)
         if self.dr.torque_noise_active:
             self.backend.set_joint_torque_bias(self.dr.torque_bias())
         self.backend.step(target, self.decimation)
@@ -219,13 +227,17 @@ class TrackingEnv:
         return {name: group.layout() for name, group in self.obs_groups.items()}
 
     # ------------------------------------------------------------------ internals
-    def _action_base(self) -> Tensor:
-        """Joint targets of the zero action, (N, J), rad (see ``TaskCfg.action_mode``)."""
-        d = self.d
+    def _reference_ahead(self) -> RefState:
+        """The reference one control step ahead: where this step should end."""
+        assert self.d.times_s is not None  # set by every reset
+        return self.motion.state(self.clip_ids, self.d.times_s + self.control_dt)
+
+    def _action_base(self, ahead: RefState | None = None) -> Tensor:
+        """Joint targets of the zero action, (N, J), rad (see ``TaskCfg.action_mode``);
+        ``ahead``: :meth:`_reference_ahead` if already computed this step."""
         if self.cfg.action_mode == "residual":
-            assert d.times_s is not None  # set by every reset
-            return self.motion.state(self.clip_ids, d.times_s + self.control_dt).joint_pos
-        return d.default_joint_pos
+            return (ahead if ahead is not None else self._reference_ahead()).joint_pos
+        return self.d.default_joint_pos
 
     def _refresh_ref(self) -> None:
         """Reference of every env at its current clip time."""
@@ -268,6 +280,8 @@ class TrackingEnv:
         # Reached the clip end without a failure termination (from its random start).
         log["/Progress/success_rate"] = 1.0 - failed[ids].float().mean()
         self.curriculum.update(steps.mean(), int(ids.numel()))
+        if self.assist.scale > 0.0:  # one read-back, only while the assist is on
+            self.assist.update(int((~failed[ids]).sum()), int(ids.numel()))
         m = self.cfg.motion
         if m.adaptive_sampling:
             assert self.d.times_s is not None  # set by every reset
@@ -341,6 +355,7 @@ class TrackingEnv:
         }
         out.update(self.sigma.log())
         out.update(self.curriculum.log())
+        out.update(self.assist.log())
         if self.cfg.motion.adaptive_sampling:
             out["/Motion/sampling_entropy"] = self.motion.sampling_entropy()
         return out
@@ -352,12 +367,15 @@ class TrackingEnv:
             "sigma": self.sigma.state_dict(),
             "curriculum": self.curriculum.state_dict(),
             "failure_ema": self.motion.failure_ema.clone(),
+            "assist": self.assist.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.sigma.load_state_dict(state["sigma"])
         self.curriculum.load_state_dict(state["curriculum"])
+        if "assist" in state:  # checkpoints from before the assist existed have none
+            self.assist.load_state_dict(state["assist"])
         if state["failure_ema"].shape == self.motion.failure_ema.shape:
             self.motion.failure_ema.copy_(state["failure_ema"])
 

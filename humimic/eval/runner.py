@@ -58,6 +58,7 @@ def eval_config(
         randomization=task.randomization
         if randomize
         else replace(task.randomization, enabled=False, pushes=False),
+        assist=replace(task.assist, enabled=False),  # the real task: no hand on the robot
     )
     return replace(cfg, task=task, sim=replace(cfg.sim, num_envs=episodes))
 
