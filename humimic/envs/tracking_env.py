@@ -220,6 +220,8 @@ class TrackingEnv:
         for key, done in self.terminations.cfgs.items():
             timeout = " (time-out)" if done.time_out else ""
             lines.append(f"  done {key:<22} {done.fn or key}{timeout}")
+        if self.assist.enabled:
+            lines.append(f"  assist on the root, scale {self.assist.scale:g} (fading; not in eval)")
         return "\n".join(lines)
 
     def obs_layout(self) -> dict[str, list[ObsSlice]]:

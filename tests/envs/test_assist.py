@@ -85,6 +85,8 @@ def test_the_assist_holds_a_zero_policy_up_on_a_walk() -> None:
     try:
         assert plain.backend.layout.assist.size == 0 and assisted.backend.layout.assist.size == 6
         assert assisted.assist.scale == 1.0
+        assert "assist on the root, scale 1" in assisted.describe()
+        assert "assist" not in plain.describe()
         unassisted_steps = _steps_until_first_failure(plain, 40)
         assisted_steps = _steps_until_first_failure(assisted, 40)
         assert unassisted_steps <= 13
