@@ -187,7 +187,12 @@ class RandomizationCfg:
     com_offset_m: list[float] = field(default_factory=lambda: [0.05, 0.05, 0.01])
     kp_scale: list[float] = field(default_factory=lambda: [0.9, 1.1])
     kd_scale: list[float] = field(default_factory=lambda: [0.9, 1.1])
-    control_delay_steps: list[int] = field(default_factory=lambda: [0, 2])
+    control_delay_s: list[float] = field(default_factory=lambda: [0.0, 0.04])
+    """Range of the per-episode action delay, s, rounded to whole policy steps (PBHC: 0-2
+    steps at 50 Hz, 0-40 ms; at 25 Hz that is 0-1 step). Evaluation keeps it, as PBHC does."""
+    control_delay_steps: list[int] | None = None
+    """The delay range in policy steps; overrides ``control_delay_s`` when set (the run
+    configs saved before ``control_delay_s`` existed carry ``[0, 2]``)."""
     push_interval_s: list[float] = field(default_factory=lambda: [5.0, 9.0])
     push_velocity_mps: float = 0.1
     pushes: bool = True
@@ -206,8 +211,13 @@ class RandomizationCfg:
             if len(value) != 2 or value[0] > value[1] or value[0] < 0:
                 raise ConfigError(f"task.randomization.{key} must be [low, high], 0 <= low <= high")
         delay = self.control_delay_steps
-        if len(delay) != 2 or not 0 <= delay[0] <= delay[1]:
+        if delay is not None and (len(delay) != 2 or not 0 <= delay[0] <= delay[1]):
             raise ConfigError("task.randomization.control_delay_steps must be [low, high] >= 0")
+        seconds = self.control_delay_s
+        if len(seconds) != 2 or not 0.0 <= seconds[0] <= seconds[1] < math.inf:
+            raise ConfigError(
+                "task.randomization.control_delay_s must be [low, high], 0 <= low <= high"
+            )
         if len(self.com_offset_m) != 3:
             raise ConfigError("task.randomization.com_offset_m must have 3 entries (x, y, z)")
         for key in ("torque_noise_scale", "torque_offset_scale"):

@@ -26,6 +26,19 @@ from humimic.config.train import RandomizationCfg
 from humimic.sim.backend import SimBackend
 
 
+def delay_steps(cfg: RandomizationCfg, control_dt: float) -> tuple[int, int]:
+    """The action delay range in whole policy steps of ``control_dt`` seconds.
+
+    ``control_delay_steps`` when set; otherwise ``control_delay_s`` rounded to the nearest
+    step (0-40 ms: 0-2 steps at 50 Hz, 0-1 at 25 Hz).
+    """
+    if cfg.control_delay_steps is not None:
+        low, high = cfg.control_delay_steps
+        return int(low), int(high)
+    low_s, high_s = cfg.control_delay_s
+    return round(low_s / control_dt), round(high_s / control_dt)
+
+
 class DomainRandomizer:
     """Per-world parameter draws and the action delay line."""
 
@@ -55,7 +68,8 @@ class DomainRandomizer:
         self.kd = torch.ones(n, num_joints, device=dev)
         self.friction = torch.ones(n, 1, device=dev)
         self.delay = torch.zeros(n, dtype=torch.long, device=dev)
-        max_delay = cfg.control_delay_steps[1]
+        self.delay_steps = delay_steps(cfg, control_dt)
+        max_delay = self.delay_steps[1]
         self.action_buffer = torch.zeros(n, max_delay + 1, num_joints, device=dev)
         self._rows = torch.arange(n, device=dev)
         self._com_half = torch.tensor(cfg.com_offset_m, device=dev)
@@ -111,7 +125,7 @@ class DomainRandomizer:
         m, c = len(env_ids), self.cfg
         self.action_buffer[env_ids] = 0.0
         if randomize or delay_only:
-            lo, hi = c.control_delay_steps
+            lo, hi = self.delay_steps
             self.delay[env_ids] = torch.randint(
                 lo, hi + 1, (m,), generator=self.gen, device=self.device
             )

@@ -152,7 +152,7 @@ def test_reference_conditioned_actor_and_randomisation(clip: RobotClip) -> None:
         dr = env.dr
         assert ((dr.friction >= 0.2) & (dr.friction <= 1.2)).all()
         assert ((dr.kp >= 0.9) & (dr.kp <= 1.1)).all() and not torch.all(dr.kp == 1.0)
-        assert set(dr.delay.tolist()) <= {0, 1, 2}
+        assert set(dr.delay.tolist()) <= {0, 1}  # 0-40 ms at the preset's 25 Hz
         # The drawn scales reach the backend: world 0's actuator gains are scaled.
         params = env.backend._params.values["actuator_gainprm"]  # type: ignore[attr-defined]
         nominal = env.backend._params.nominal["actuator_gainprm"]  # type: ignore[attr-defined]
@@ -248,3 +248,27 @@ def test_pbhc_term_names_are_aliases(clip: RobotClip, tmp_path: Path) -> None:
     twice = ObsGroupCfg(terms={"joint_pos_rel": ObsTermCfg(), "dof_pos": ObsTermCfg(noise=0.02)})
     with pytest.raises(ConfigError, match=r"'dof_pos' and 'joint_pos_rel' are the same"):
         TaskCfg(observations={"actor": twice, "critic": ObsGroupCfg()})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ([], (0, 1)),  # the cpu preset: 25 Hz, 0-40 ms
+        (["preset=pbhc"], (0, 2)),  # PBHC's 50 Hz: 0-2 policy steps
+        (["task.randomization.control_delay_s=[0.02,0.1]"], (0, 2)),  # 0.5 rounds to even
+        (["task.randomization.control_delay_s=[0.05,0.1]"], (1, 2)),  # 1.25 -> 1, 2.5 -> 2
+        (["task.randomization.control_delay_steps=[1,3]"], (1, 3)),  # explicit steps win
+    ],
+)
+def test_the_action_delay_is_set_in_seconds(
+    overrides: list[str], expected: tuple[int, int]
+) -> None:
+    from humimic.envs.randomization import delay_steps
+
+    cfg = make_cfg(*overrides)
+    assert delay_steps(cfg.task.randomization, cfg.sim.control_dt) == expected
+
+
+def test_a_bad_delay_range_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"task\.randomization\.control_delay_s"):
+        make_cfg("task.randomization.control_delay_s=[0.04,0.0]")
