@@ -43,7 +43,7 @@ from humimic.geometry import quat_torch
 from humimic.robot.spec import RobotSpec
 from humimic.sim.backend import RESET_NAMES, SimState, default_reset_state
 from humimic.sim.layout import ModelLayout, RawArrays, StateAssembler
-from humimic.sim.params import FIELDS, WorldParams, assist_gains, check_assist
+from humimic.sim.params import FIELDS, WorldParams, check_assist
 
 _GATHERED = ("xpos", "xquat", "cvel", "subtree_com", "cfrc_ext", "actuator_force")
 """MjData arrays copied out per world; qpos and qvel are read from the state rows."""
@@ -310,12 +310,10 @@ class MujocoCpuBackend:
 
     def _scale_assist(self, scale: float) -> None:
         """Assist servo gains = ``scale`` x nominal, in every thread's model and world."""
-        gain, bias = assist_gains(self._params.nominal, self.layout.assist, scale)
+        gain, bias = self._params.scale_assist(self.layout.assist, scale)
         for m in self._models:
             m.actuator_gainprm[self.layout.assist] = gain
             m.actuator_biasprm[self.layout.assist] = bias
-        self._params.values["actuator_gainprm"][:, self.layout.assist] = gain
-        self._params.values["actuator_biasprm"][:, self.layout.assist] = bias
         self._assist_scale = scale
 
     def close(self) -> None:

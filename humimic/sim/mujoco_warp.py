@@ -42,7 +42,7 @@ from humimic.geometry import quat_torch
 from humimic.robot.spec import RobotSpec
 from humimic.sim.backend import SimState, default_reset_state
 from humimic.sim.layout import DIVERGED_ABS, ModelLayout, RawArrays, StateAssembler
-from humimic.sim.params import FIELDS, WorldParams, assist_gains, check_assist
+from humimic.sim.params import FIELDS, WorldParams, check_assist
 from humimic.sim.warp_capacity import contact_capacity, overflow_bits, overflowed_buffers
 from humimic.sim.warp_graph import StepGraphs
 from humimic.sim.warp_inputs import device_world_ids, reset_tensors
@@ -372,7 +372,7 @@ class MujocoWarpBackend:
 
     def _scale_assist(self, scale: float) -> None:
         """Assist servo gains = ``scale`` x nominal in every world (batched model fields)."""
-        gain, bias = assist_gains(self._params.nominal, self.layout.assist, scale)
+        gain, bias = self._params.scale_assist(self.layout.assist, scale)
         assist = self._idx["assist"]
         views = self._model_views
         views["actuator_gainprm"][:, assist] = torch.as_tensor(gain, device=self.device).float()

@@ -116,6 +116,25 @@ class WorldParams:
         if "actuator_forcerange" not in self.changed:
             self.changed = [f for f in FIELDS if f in self.changed or f == "actuator_forcerange"]
 
+    def scale_assist(self, assist: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """Set the assist servos' gains to ``scale`` x nominal in every world.
+
+        Kept here with the other per-world values, so that a later :meth:`apply` (which
+        rewrites whole gain fields of reset worlds) keeps the current assist strength.
+
+        Args:
+            assist: Shape (6,), the servos' actuator ids.
+            scale: Factor on stiffness and damping.
+
+        Returns:
+            The new ``actuator_gainprm`` and ``actuator_biasprm`` rows, (6, 10) each.
+        """
+        gain = self.nominal["actuator_gainprm"][assist] * scale
+        bias = self.nominal["actuator_biasprm"][assist] * scale
+        self.values["actuator_gainprm"][:, assist] = gain
+        self.values["actuator_biasprm"][:, assist] = bias
+        return gain, bias
+
     def _bm(self, m: int) -> list[tuple[int, ...]]:
         return [(m,), (m, len(self._layout.bodies))]
 
@@ -161,25 +180,6 @@ class WorldParams:
             kd = _check(kd_scale, "kd_scale", shapes, positive=True)
             kd = np.broadcast_to(kd[:, None] if kd.ndim == 1 else kd, (len(ids), joints))
             bias[ids[:, None], act, 2] = self.nominal["actuator_biasprm"][act, 2] * kd
-
-
-def assist_gains(
-    nominal: dict[str, np.ndarray], assist: np.ndarray, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``actuator_gainprm`` and ``actuator_biasprm`` rows of the assist servos at ``scale``.
-
-    Args:
-        nominal: :attr:`WorldParams.nominal` (the compiled model's fields).
-        assist: Shape (6,), the servos' actuator ids.
-        scale: Factor on stiffness and damping.
-
-    Returns:
-        Shapes (6, 10) each: gains ``scale·kp``, biases ``(0, -scale·kp, -scale·kv)``.
-    """
-    return (
-        nominal["actuator_gainprm"][assist] * scale,
-        nominal["actuator_biasprm"][assist] * scale,
-    )
 
 
 def check_assist(

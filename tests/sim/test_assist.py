@@ -143,3 +143,23 @@ def test_set_assist_refuses_bad_requests(robot) -> None:
     plain = make_backend("mujoco", build_model(spec), spec, 2, BODIES)
     with pytest.raises(ConfigError, match="no assist servos"):
         plain.set_assist(good, 1.0)
+
+
+@pytest.mark.parametrize("name", ["mujoco", pytest.param("mujoco_warp", marks=pytest.mark.gpu)])
+def test_a_randomised_world_keeps_the_current_assist_strength(robot, name: str) -> None:
+    """Domain randomisation rewrites the gain fields of the worlds it draws for; the assist
+    servos in them must stay at the env's scale (0.5 here), not jump back to nominal."""
+    if name == "mujoco_warp":
+        pytest.importorskip("mujoco_warp")
+    spec, model = robot
+    backend = _airborne(
+        robot, 2, name, height=1.3, **({"device": "cpu"} if name != "mujoco" else {})
+    )
+    target = torch.tensor([[0.0, 0.0, 1.3, 0.0, 0.0, 0.0]]).repeat(2, 1)
+    _hold(backend, spec, target, 0.5, 1)
+    world0 = torch.tensor([0], device=backend.device)
+    backend.set_params(world0, kp_scale=torch.tensor([1.05]), kd_scale=torch.tensor([0.95]))
+    state = _hold(backend, spec, target, 0.5, 150)
+    sag = _total_mass(model) * G / (0.5 * GAINS.kp_pos)
+    z = state.root_pos_w[:, 2].cpu()
+    torch.testing.assert_close(z, torch.full((2,), 1.3 - sag), atol=3e-3, rtol=0)
