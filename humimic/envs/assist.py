@@ -16,17 +16,11 @@ from torch import Tensor
 
 from humimic.config.train import AssistCfg
 from humimic.geometry import quat_torch
-from humimic.robot.assist import AssistGains
 
 
-def servo_gains(cfg: AssistCfg) -> AssistGains | None:
-    """The servos' nominal gains for the scene, or ``None`` when the assist is off."""
-    if not cfg.enabled:
-        return None
-    return AssistGains(
-        kp_pos=cfg.kp_pos, kv_pos=cfg.kv_pos, kp_rot=cfg.kp_rot, kv_rot=cfg.kv_rot,
-        max_force=cfg.max_force, max_torque=cfg.max_torque,
-    )  # fmt: skip
+def servo_gains(cfg: AssistCfg) -> AssistCfg | None:
+    """The config whose gains the scene's servos take, or ``None`` when the assist is off."""
+    return cfg if cfg.enabled else None
 
 
 def assist_target(root_pos_w: Tensor, root_quat_w: Tensor) -> Tensor:

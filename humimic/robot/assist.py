@@ -18,10 +18,10 @@ their damping implicitly: stiff support stays stable at a 25 Hz policy rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mujoco
 import numpy as np
+
+from humimic.config.task import AssistCfg
 
 ASSIST_ACTUATORS = ("assist_x", "assist_y", "assist_z", "assist_rx", "assist_ry", "assist_rz")
 """Actuator names, in the order of a target vector: position (m), rotation vector (rad)."""
@@ -29,26 +29,9 @@ ASSIST_ROOT_SITE = "assist_root"
 ASSIST_ANCHOR_SITE = "assist_anchor"
 
 
-@dataclass(frozen=True)
-class AssistGains:
-    """Nominal gains of the assist servos (the env scales them by the fade factor)."""
-
-    kp_pos: float = 3500.0
-    """Translational stiffness, N/m (35 kg robot: a 10 rad/s natural frequency)."""
-    kv_pos: float = 500.0
-    """Translational damping, N·s/m."""
-    kp_rot: float = 500.0
-    """Rotational stiffness, N·m/rad (about twice the toppling stiffness m·g·h)."""
-    kv_rot: float = 50.0
-    """Rotational damping, N·m·s/rad."""
-    max_force: float = 600.0
-    """Force limit per axis, N."""
-    max_torque: float = 300.0
-    """Torque limit per axis, N·m."""
-
-
-def add_assist_actuators(scene: mujoco.MjSpec, gains: AssistGains) -> None:
-    """Add the anchor site, the root site and the six assist servos to ``scene``.
+def add_assist_actuators(scene: mujoco.MjSpec, gains: AssistCfg) -> None:
+    """Add the anchor site, the root site and the six assist servos to ``scene``, with the
+    stiffness, damping and force limits of ``gains`` (``task.assist``).
 
     The root is the first body under the world (the free-joint body); the servos come after
     the joint actuators, so actuator ids of the joints are unchanged.

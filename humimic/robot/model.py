@@ -24,8 +24,9 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from humimic.config.task import AssistCfg
 from humimic.errors import ConfigError, InputFileError
-from humimic.robot.assist import AssistGains, add_assist_actuators, assist_actuator_ids
+from humimic.robot.assist import add_assist_actuators, assist_actuator_ids
 from humimic.robot.spec import RobotSpec
 from humimic.robot.visual_mesh import add_visual_meshes
 
@@ -54,7 +55,7 @@ def build_scene_spec(
     self_collision: bool = True,
     visual_mesh_dir: Path | None = None,
     with_floor: bool = True,
-    assist: AssistGains | None = None,
+    assist: AssistCfg | None = None,
 ) -> mujoco.MjSpec:
     """Build the editable MuJoCo scene of a robot variant.
 
@@ -67,8 +68,9 @@ def build_scene_spec(
         visual_mesh_dir: Folder of Unitree STL files; adds mesh visuals (group 2) and drops
             the primitive visuals. ``None`` keeps the primitive visuals (group 1).
         with_floor: Whether to add the floor plane.
-        assist: Add the training assist servos on the root with these gains
-            (:mod:`humimic.robot.assist`); ``None`` (evaluation, export, deploy) adds none.
+        assist: Add the training assist servos on the root with the gains of this
+            ``task.assist`` (:mod:`humimic.robot.assist`); ``None`` (evaluation, export,
+            deploy) adds none.
 
     Returns:
         The scene as an uncompiled MjSpec.

@@ -9,15 +9,16 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from humimic.config.train import AssistCfg
 from humimic.errors import ConfigError
-from humimic.robot.assist import ASSIST_ACTUATORS, AssistGains, assist_actuator_ids
+from humimic.robot.assist import ASSIST_ACTUATORS, assist_actuator_ids
 from humimic.robot.model import build_model
 from humimic.robot.spec import RobotSpec, load_robot_spec
 from humimic.sim import SimBackend, default_reset_state, make_backend
 
 BODIES = ["pelvis", "torso_link"]
 G = 9.81
-GAINS = AssistGains()
+GAINS = AssistCfg(enabled=True)
 
 
 @pytest.fixture(scope="module")
