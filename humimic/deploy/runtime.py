@@ -370,12 +370,6 @@ def _check_loopback_options(interface: str, opt: RuntimeOptions) -> None:
         raise ConfigError(f"unattended operation is only allowed on loopback, not {interface}")
 
 
-if __name__ == "__main__":  # the hold-default runner (kept here: tests and tools start it so)
-    from humimic.deploy.hold_default import main
-
-    raise SystemExit(main())
-
-
 def _control_period(controller: Controller, opt: RuntimeOptions) -> float:
     """The loop period (s): the controller's own ``control_dt`` (the rate it was trained at).
 
@@ -392,3 +386,9 @@ def _control_period(controller: Controller, opt: RuntimeOptions) -> float:
             f"max_period_s {opt.max_period_s * 1e3:.0f} ms"
         )
     return period
+
+
+if __name__ == "__main__":  # the hold-default runner (kept here: tests and tools start it so)
+    from humimic.deploy.hold_default import main
+
+    raise SystemExit(main())

@@ -18,11 +18,6 @@ from humimic.config.train import AssistCfg
 from humimic.geometry import quat_torch
 
 
-def servo_gains(cfg: AssistCfg) -> AssistCfg | None:
-    """The config whose gains the scene's servos take, or ``None`` when the assist is off."""
-    return cfg if cfg.enabled else None
-
-
 def assist_target(root_pos_w: Tensor, root_quat_w: Tensor) -> Tensor:
     """Servo targets (N, 6): root position in world (m) and rotation vector (rad).
 

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from humimic.config.train import SimCfg, TaskCfg
 from humimic.envs.adaptive import AdaptiveSigma, Curriculum
-from humimic.envs.assist import Assist, assist_target, servo_gains
+from humimic.envs.assist import Assist, assist_target
 from humimic.envs.managers import (
     ObservationGroup,
     ObsSlice,
@@ -108,8 +108,8 @@ class TrackingEnv:
     def _build_sim(self, clips: list[RobotClip]) -> None:
         """Model, robot layout, motion library and physics backend."""
         spec, sim = self.spec, self.sim_cfg
-        gains = servo_gains(self.cfg.assist)
-        self.model = build_model(spec, physics_dt=sim.physics_dt, assist=gains)
+        assist = self.cfg.assist if self.cfg.assist.enabled else None  # servos: training only
+        self.model = build_model(spec, physics_dt=sim.physics_dt, assist=assist)
         self.layout = resolve_layout(spec, self.model).to(self.device)
         self.motion = MotionLibrary(
             clips,

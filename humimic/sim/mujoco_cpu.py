@@ -112,6 +112,7 @@ class MujocoCpuBackend:
         self._slices = [s for s in np.array_split(np.arange(num_worlds), threads) if s.size]
         self._pool = futures.ThreadPoolExecutor(threads, "humimic-sim") if threads > 1 else None
         self._init_buffers()
+        self._assist_scale = 1.0  # the compiled gains
         if self.layout.assist.size:  # no assist force until the env sets one
             self._scale_assist(0.0)
         self._state = SimState.zeros(num_worlds, len(spec.joint_names), len(body_names), "cpu")
@@ -132,7 +133,6 @@ class MujocoCpuBackend:
         qfrc = _state_columns(m0, mujoco.mjtState.mjSTATE_QFRC_APPLIED, m0.nv)
         self._bias_columns = np.arange(qfrc.start, qfrc.stop)[self.layout.joint_dof]
         self._assist_columns = np.arange(ctrl.start, ctrl.stop)[self.layout.assist]
-        self._assist_scale = 1.0  # the compiled gains
         self.raw = RawArrays(
             qpos=torch.from_numpy(self._world_state[:, qpos]),
             qvel=torch.from_numpy(self._world_state[:, qvel]),

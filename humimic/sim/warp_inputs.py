@@ -13,8 +13,6 @@ from torch import Tensor
 from humimic.errors import ConfigError
 from humimic.sim.backend import RESET_NAMES
 
-"""The reset tensors in the order :meth:`SimBackend.reset` takes them."""
-
 
 def device_world_ids(
     world_ids: Tensor | np.ndarray, num_worlds: int, device: torch.device
