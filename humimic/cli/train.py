@@ -19,6 +19,8 @@ Any config key can be overridden right after the clips (before the options), e.g
 (see configs/train.yaml). The run folder (default runs/<experiment>/<UTC time>/) gets
 config.yaml, checkpoints model_<iteration>.pt and TensorBoard logs
 (tensorboard --logdir runs). Ctrl-C saves a checkpoint; --resume continues from one.
+--init-from starts a new run from another run's networks (e.g. a tracker trained on many
+clips), with a fresh optimiser and curricula.
 Several machines: start `torchrun --nnodes K --nproc-per-node N ... -m humimic.cli.main train
 ...` on each (torchrun sets RANK/WORLD_SIZE; rank 0 writes the run folder).
 """
@@ -36,6 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", choices=("mujoco", "mujoco_warp"), help="physics backend")
     parser.add_argument("--out", type=Path, help="run folder (default runs/<experiment>/<time>)")
     parser.add_argument("--resume", type=Path, help="checkpoint to continue from")
+    parser.add_argument(
+        "--init-from", type=Path, metavar="CHECKPOINT",
+        help="start from this checkpoint's actor and critic (a warm start; not a resume)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--no-progress", action="store_true", help="print rsl-rl's log instead")
     parser.add_argument(
@@ -77,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         runner = replace(runner, run_dir=str(args.out))
     if args.resume is not None:
         runner = replace(runner, resume=str(args.resume))
+    if args.init_from is not None:
+        runner = replace(runner, init_from=str(args.init_from))
     cfg = replace(cfg, task=replace(cfg.task, motion=replace(cfg.task.motion, files=files)))
     cfg = replace(cfg, runner=runner)
     if args.nproc < 1:
@@ -99,6 +107,8 @@ def launch_processes(nproc: int, cfg: TrainCfg, files: list[str], overrides: lis
     extra = [f"runner.run_dir={make_run_dir(cfg).resolve()}"]
     if cfg.runner.resume:
         extra.append(f"runner.resume={Path(cfg.runner.resume).resolve()}")
+    if cfg.runner.init_from:
+        extra.append(f"runner.init_from={Path(cfg.runner.init_from).resolve()}")
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={nproc}", "-m", "humimic.cli.main", "train",

@@ -1,0 +1,78 @@
+"""``runner.init_from``: a new run starts from another run's networks, nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from humimic.errors import ConfigError, InputFileError
+from humimic.motion.clip import save_clip
+from humimic.testing.synthetic_clips import arm_wave_clip
+from humimic.train.runner import build_runner, train
+from tests.train.test_train import SMALL_NETS, small_cfg
+
+
+@pytest.fixture(scope="module")
+def prior(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 2-iteration run on a 1 s wave (its checkpoint), and a second, other clip."""
+    folder = tmp_path_factory.mktemp("warm")
+    clip = save_clip(arm_wave_clip(seconds=1.0), folder / "wave.npz")
+    other = save_clip(arm_wave_clip(seconds=1.5, amplitude_rad=0.6), folder / "wave2.npz")
+    run_dir = train(small_cfg(clip, folder / "prior", "runner.iterations=2"))
+    return run_dir / "model_2.pt", other
+
+
+def test_warm_start_copies_the_networks_and_nothing_else(
+    prior: tuple[Path, Path], tmp_path: Path
+) -> None:
+    checkpoint, other_clip = prior
+    saved = torch.load(checkpoint, weights_only=False)
+    cfg = small_cfg(other_clip, tmp_path / "run", f"runner.init_from={checkpoint}")
+    runner = build_runner(cfg, None)
+    try:
+        assert runner.current_learning_iteration == 0  # a new run, not a resume
+        for part in ("actor", "critic"):
+            loaded = getattr(runner.alg, part).state_dict()
+            for key, value in saved[f"{part}_state_dict"].items():
+                assert torch.equal(loaded[key], value), (part, key)
+        # The actor's observation normaliser came along (it was fitted to the prior's data).
+        norm = [k for k in saved["actor_state_dict"] if "normalizer" in k and "count" in k]
+        assert norm and saved["actor_state_dict"][norm[0]].item() > 0
+        # The optimiser starts empty: no Adam moments from the prior run.
+        assert runner.alg.optimizer.state_dict()["actor"]["state"] == {}
+    finally:
+        runner.env.close()
+
+
+def test_warm_start_errors_are_one_line_config_errors(
+    prior: tuple[Path, Path], tmp_path: Path
+) -> None:
+    checkpoint, other_clip = prior
+    wider = small_cfg(
+        other_clip, tmp_path / "a", f"runner.init_from={checkpoint}",
+        "algo.actor_hidden_dims=[64,32]",
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^runner.init_from: .* does not fit this config \("):
+        build_runner(wider, None)
+    missing = small_cfg(other_clip, tmp_path / "b", f"runner.init_from={tmp_path / 'no.pt'}")
+    with pytest.raises(InputFileError, match=r"checkpoint not found"):
+        build_runner(missing, None)
+    with pytest.raises(ConfigError, match=r"runner.resume and runner.init_from exclude"):
+        small_cfg(
+            other_clip, tmp_path / "c", f"runner.init_from={checkpoint}",
+            f"runner.resume={checkpoint}",
+        )  # fmt: skip
+
+
+def test_cli_init_from_trains_a_new_run(prior: tuple[Path, Path], tmp_path: Path) -> None:
+    from humimic.cli.main import main
+
+    checkpoint, other_clip = prior
+    out = tmp_path / "cli"
+    flags = ["--num-envs", "4", "--iterations", "1", "--out", str(out), "--no-progress"]
+    warm = ["--init-from", str(checkpoint)]
+    assert main(["train", str(other_clip), *SMALL_NETS, *flags, *warm]) == 0
+    assert torch.load(out / "model_1.pt", weights_only=False)["iter"] == 1
+    assert main(["train", str(other_clip), *flags, "--init-from", str(tmp_path / "x.pt")]) == 2
