@@ -160,7 +160,8 @@ class RunnerCfg:
     init_from: str = ""
     """Checkpoint whose networks start this run (actor with its action std and observation
     normaliser, critic); the optimiser, iteration count and the env's curricula start fresh.
-    A warm start from a tracker trained on other clips."""
+    A warm start from a tracker trained on other clips. Ignored when ``resume`` is set:
+    continuing the run (or evaluating, exporting it) restores its own networks."""
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -169,8 +170,6 @@ class RunnerCfg:
             if getattr(self, key) < 1:
                 raise ConfigError(f"runner.{key} must be >= 1, got {getattr(self, key)}")
         check_range("runner.time_limit_min", self.time_limit_min, 0.0)
-        if self.resume and self.init_from:
-            raise ConfigError("runner.resume and runner.init_from exclude each other: give one")
         if not 0 <= self.seed <= MAX_SEED - 1024:  # rank offsets stay in numpy's range
             raise ConfigError(f"runner.seed must be in [0, {MAX_SEED - 1024}], got {self.seed}")
         if not self.experiment.strip() or "/" in self.experiment or self.experiment in (".", ".."):

@@ -263,7 +263,8 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     if resume is not None and not resume.is_file():
         raise ConfigError(f"runner.resume: checkpoint {resume} does not exist")
     checkpoint = load_checkpoint(resume, "cpu") if resume is not None else None  # before sim
-    init_from = Path(cfg.runner.init_from) if cfg.runner.init_from else None
+    # A warm start only begins a run; a resume (also eval's and export's) restores its own.
+    init_from = Path(cfg.runner.init_from) if cfg.runner.init_from and not resume else None
     initial = load_checkpoint(init_from, "cpu") if init_from is not None else None
     env = TrackingEnv(cfg.task, sim, seed=seed)
     train_cfg = rsl_train_cfg(cfg.algo, cfg.runner.save_interval)

@@ -59,14 +59,11 @@ def test_warm_start_errors_are_one_line_config_errors(
     missing = small_cfg(other_clip, tmp_path / "b", f"runner.init_from={tmp_path / 'no.pt'}")
     with pytest.raises(InputFileError, match=r"checkpoint not found"):
         build_runner(missing, None)
-    with pytest.raises(ConfigError, match=r"runner.resume and runner.init_from exclude"):
-        small_cfg(
-            other_clip, tmp_path / "c", f"runner.init_from={checkpoint}",
-            f"runner.resume={checkpoint}",
-        )  # fmt: skip
 
 
-def test_cli_init_from_trains_a_new_run(prior: tuple[Path, Path], tmp_path: Path) -> None:
+def test_cli_init_from_trains_a_new_run_that_resumes_and_evaluates_on_its_own(
+    prior: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from humimic.cli.main import main
 
     checkpoint, other_clip = prior
@@ -75,4 +72,25 @@ def test_cli_init_from_trains_a_new_run(prior: tuple[Path, Path], tmp_path: Path
     warm = ["--init-from", str(checkpoint)]
     assert main(["train", str(other_clip), *SMALL_NETS, *flags, *warm]) == 0
     assert torch.load(out / "model_1.pt", weights_only=False)["iter"] == 1
-    assert main(["train", str(other_clip), *flags, "--init-from", str(tmp_path / "x.pt")]) == 2
+    # The run's config names the prior; resuming and evaluating use the run's own
+    # checkpoint, even once the prior file is gone.
+    moved = checkpoint.with_name("moved.pt")
+    checkpoint.rename(moved)
+    try:
+        resumed = ["--resume", str(out / "model_1.pt"), "--iterations", "1", "--no-progress"]
+        assert main(["train", str(other_clip), *SMALL_NETS, "--num-envs", "4", *resumed]) == 0
+        assert torch.load(out / "model_2.pt", weights_only=False)["iter"] == 2
+        assert main(["eval", str(out), "--episodes", "1", "--no-video"]) == 0
+    finally:
+        moved.rename(checkpoint)
+    fresh = [
+        "--num-envs",
+        "4",
+        "--iterations",
+        "1",
+        "--out",
+        str(tmp_path / "new"),
+        "--no-progress",
+    ]
+    assert main(["train", str(other_clip), *fresh, "--init-from", str(tmp_path / "x.pt")]) == 2
+    assert "x.pt: checkpoint not found" in capsys.readouterr().err
