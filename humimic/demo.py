@@ -197,10 +197,13 @@ def train_stages(
 
     out_dir = result.out_dir
     print(f"[3/5] train {iterations} PPO iterations with {num_envs} worlds on the CPU"
-          " (default preset)", flush=True)  # fmt: skip
+          " (default preset, from scratch)", flush=True)  # fmt: skip
+    # From scratch, not from the shipped prior: the demo shows learning from an untrained
+    # policy, and the prior was trained on the default crouch.
     cfg = compose(
         "train",
         [
+            "runner.init_from=none",
             f"task.motion.files=[{clip.resolve()}]",
             f"sim.num_envs={num_envs}",
             f"runner.iterations={iterations}",

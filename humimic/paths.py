@@ -14,6 +14,8 @@ REPO_ROOT: Path = Path(__file__).resolve().parent.parent
 ROBOTS_DIR: Path = REPO_ROOT / "robots"
 CONFIGS_DIR: Path = REPO_ROOT / "configs"
 MOTIONS_DIR: Path = REPO_ROOT / "motions"
+PRIORS_DIR: Path = REPO_ROOT / "priors"
+"""Shipped tracker checkpoints that new runs start from (``runner.init_from=builtin``)."""
 
 
 def shared_data_dir() -> Path:

@@ -19,8 +19,9 @@ Any config key can be overridden right after the clips (before the options), e.g
 (see configs/train.yaml). The run folder (default runs/<experiment>/<UTC time>/) gets
 config.yaml, checkpoints model_<iteration>.pt and TensorBoard logs
 (tensorboard --logdir runs). Ctrl-C saves a checkpoint; --resume continues from one.
---init-from starts a new run from another run's networks (e.g. a tracker trained on many
-clips), with a fresh optimiser and curricula.
+By default (preset cpu) a run starts from the shipped prior, a tracker trained on several
+clips (priors/, docs/training.md); --init-from CHECKPOINT starts from another run's networks
+instead, --init-from none from scratch. The optimiser and curricula always start fresh.
 Several machines: start `torchrun --nnodes K --nproc-per-node N ... -m humimic.cli.main train
 ...` on each (torchrun sets RANK/WORLD_SIZE; rank 0 writes the run folder).
 """
@@ -40,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", type=Path, help="checkpoint to continue from")
     parser.add_argument(
         "--init-from", type=Path, metavar="CHECKPOINT",
-        help="start from this checkpoint's actor and critic (a warm start; not a resume)",
+        help="start from this checkpoint's actor and critic (a warm start, not a resume); "
+        "'builtin' (the cpu preset's default): the shipped prior; 'none': from scratch",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--no-progress", action="store_true", help="print rsl-rl's log instead")
@@ -102,13 +104,15 @@ def launch_processes(nproc: int, cfg: TrainCfg, files: list[str], overrides: lis
 
     The run folder is fixed here so every process agrees on it; returns the exit code.
     """
+    from humimic.train.prior import BUILTIN, resolve_init_from
     from humimic.train.runner import make_run_dir
 
     extra = [f"runner.run_dir={make_run_dir(cfg).resolve()}"]
     if cfg.runner.resume:
         extra.append(f"runner.resume={Path(cfg.runner.resume).resolve()}")
-    if cfg.runner.init_from:
-        extra.append(f"runner.init_from={Path(cfg.runner.init_from).resolve()}")
+    init_from = resolve_init_from(cfg.runner.init_from)
+    if init_from is not None and cfg.runner.init_from != BUILTIN:
+        extra.append(f"runner.init_from={init_from.resolve()}")
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={nproc}", "-m", "humimic.cli.main", "train",

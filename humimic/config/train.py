@@ -160,8 +160,10 @@ class RunnerCfg:
     init_from: str = ""
     """Checkpoint whose networks start this run (actor with its action std and observation
     normaliser, critic); the optimiser, iteration count and the env's curricula start fresh.
-    A warm start from a tracker trained on other clips. Ignored when ``resume`` is set:
-    continuing the run (or evaluating, exporting it) restores its own networks."""
+    A warm start from a tracker trained on other clips. ``builtin``: the shipped prior
+    (``priors/``; the ``cpu`` preset's default), skipped with a note when this config's
+    networks differ from it; ``""`` or ``none``: from scratch. Ignored when ``resume`` is
+    set: continuing the run (or evaluating, exporting it) restores its own networks."""
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -38,6 +38,7 @@ from humimic.train.distributed import (
     update_threads,
 )
 from humimic.train.ppo import SplitRatePPO
+from humimic.train.prior import BUILTIN, resolve_init_from, start_from
 from humimic.train.progress import ProgressBar, TrainingLogger
 
 __all__ = ["World", "distributed_world", "load_checkpoint", "share_machine"]
@@ -263,9 +264,9 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
     if resume is not None and not resume.is_file():
         raise ConfigError(f"runner.resume: checkpoint {resume} does not exist")
     checkpoint = load_checkpoint(resume, "cpu") if resume is not None else None  # before sim
-    # A warm start only begins a run; a resume (also eval's and export's) restores its own.
-    init_from = Path(cfg.runner.init_from) if cfg.runner.init_from and not resume else None
-    initial = load_checkpoint(init_from, "cpu") if init_from is not None else None
+    init_from = resolve_init_from(cfg.runner.init_from)
+    if init_from is not None and cfg.runner.init_from != BUILTIN and not init_from.is_file():
+        raise InputFileError(init_from, "checkpoint not found (runner.init_from)")
     env = TrackingEnv(cfg.task, sim, seed=seed)
     train_cfg = rsl_train_cfg(cfg.algo, cfg.runner.save_interval)
     log_dir = str(run_dir) if run_dir and world.rank == 0 else None
@@ -284,28 +285,13 @@ def build_runner(cfg: TrainCfg, run_dir: Path | None) -> TrackingRunner:
             raise ConfigError(
                 f"runner.resume: {resume} does not fit this config ({first})"
             ) from err
-    if initial is not None and init_from is not None:
+    if checkpoint is None:  # a resume (also eval's and export's) restores its own networks
         try:
-            warm_start(runner, initial, init_from)
-        except ConfigError:
+            start_from(runner.alg, cfg.runner.init_from)
+        except HumimicError:
             env.close()
             raise
     return runner
-
-
-def warm_start(runner: TrackingRunner, loaded: dict[str, Any], path: Path) -> None:
-    """Load the actor (with its std and normaliser) and the critic of another run's
-    checkpoint ``loaded`` (read from ``path``) through rsl-rl's ``load_cfg``; the
-    optimiser, iteration count and env state stay fresh.
-
-    Raises:
-        ConfigError: its networks do not fit this config (observation sizes, layers).
-    """
-    try:
-        runner.alg.load(loaded, {"actor": True, "critic": True}, strict=True)
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:  # shape mismatch
-        first = str(err).strip().splitlines()[0]
-        raise ConfigError(f"runner.init_from: {path} does not fit this config ({first})") from err
 
 
 def train(cfg: TrainCfg) -> Path:

@@ -31,6 +31,7 @@ def test_short_training_improves_body_position_error(tmp_path: Path) -> None:
             "runner.iterations=60",
             "runner.save_interval=1000",
             "runner.progress=false",
+            "runner.init_from=none",  # learning from scratch, not the prior's crouch
         ],
     )
     untrained = build_runner(cfg, run)
