@@ -41,7 +41,12 @@ def mismatch(model: torch.nn.Module, state: dict[str, Any]) -> str | None:
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
     if missing or extra:
-        return f"entries missing {missing[:3]}, unexpected {extra[:3]}"
+        named = [
+            f"{what} {keys[:3]}"
+            for what, keys in (("missing", missing), ("unexpected", extra))
+            if keys
+        ]
+        return "entries " + ", ".join(named)
     for key, value in own.items():
         theirs = state[key]
         if not isinstance(theirs, torch.Tensor) or theirs.shape != value.shape:
