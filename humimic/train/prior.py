@@ -64,11 +64,20 @@ def warm_start(alg: Any, loaded: dict[str, Any], path: Path) -> None:
         ConfigError: its networks do not fit this config (observation sizes, layers);
             nothing was loaded.
     """
+    why = networks_mismatch(alg, loaded)
+    if why is not None:
+        raise ConfigError(f"runner.init_from: {path} does not fit this config ({why})")
+    alg.load(loaded, {"actor": True, "critic": True}, strict=True)
+
+
+def networks_mismatch(alg: Any, loaded: dict[str, Any]) -> str | None:
+    """Why the checkpoint ``loaded`` does not fit the PPO ``alg``'s actor or critic, e.g.
+    ``"actor: entries unexpected [...]"``; None when both fit."""
     for part in ("actor", "critic"):
         why = mismatch(getattr(alg, part), loaded[f"{part}_state_dict"])
         if why is not None:
-            raise ConfigError(f"runner.init_from: {path} does not fit this config ({part}: {why})")
-    alg.load(loaded, {"actor": True, "critic": True}, strict=True)
+            return f"{part}: {why}"
+    return None
 
 
 def start_from(alg: Any, init_from: str) -> Path | None:
@@ -90,15 +99,12 @@ def start_from(alg: Any, init_from: str) -> Path | None:
         print(f"note: the built-in prior {path} is missing; training from scratch", file=sys.stderr)
         return None
     loaded = load_checkpoint(path, "cpu")
-    try:
-        warm_start(alg, loaded, path)
-    except ConfigError as err:
-        if not builtin:
-            raise
-        reason = str(err).partition("(")[2].rstrip(")")
-        print(f"note: the built-in prior does not fit this config ({reason}); "
+    why = networks_mismatch(alg, loaded) if builtin else None
+    if why is not None:
+        print(f"note: the built-in prior does not fit this config ({why}); "
               "training from scratch", file=sys.stderr)  # fmt: skip
         return None
+    warm_start(alg, loaded, path)
     return path
 
 
