@@ -154,8 +154,22 @@ class CurriculumCfg:
     far_rate: float = 2.5e-5
     far_min_m: float = 0.3
     far_max_m: float = 2.0
-    low_steps: float = 40.0
-    high_steps: float = 42.0
+    low_s: float = 0.8
+    """Below this average episode length, s, the curricula loosen (PBHC: 40 steps at 50 Hz)."""
+    high_s: float = 0.84
+    """Above this average episode length, s, they tighten (PBHC: 42 steps at 50 Hz)."""
+    low_steps: float | None = None
+    """``low_s`` in policy steps; overrides it when set (the run configs saved before
+    ``low_s`` existed carry 40, which at 25 Hz is 1.6 s: a clip shorter than about 3 s then
+    loosens for ever, since a random start leaves on average half the clip)."""
+    high_steps: float | None = None
+    """``high_s`` in policy steps; overrides it when set (saved run configs carry 42)."""
+
+    def thresholds_steps(self, control_dt: float) -> tuple[float, float]:
+        """(low, high) average episode lengths in policy steps of ``control_dt`` seconds."""
+        low = self.low_steps if self.low_steps is not None else self.low_s / control_dt
+        high = self.high_steps if self.high_steps is not None else self.high_s / control_dt
+        return low, high
 
     def __post_init__(self) -> None:
         """Check scales, rates and distances."""
@@ -167,8 +181,13 @@ class CurriculumCfg:
         check_range(
             "task.curriculum.far_distance_m", self.far_distance_m, self.far_min_m, self.far_max_m
         )
-        check_range("task.curriculum.low_steps", self.low_steps, 0.0)
-        check_range("task.curriculum.high_steps", self.high_steps, self.low_steps)
+        check_range("task.curriculum.low_s", self.low_s, 0.0)
+        check_range("task.curriculum.high_s", self.high_s, self.low_s)
+        if self.low_steps is not None:
+            check_range("task.curriculum.low_steps", self.low_steps, 0.0)
+        if self.high_steps is not None:
+            low = 0.0 if self.low_steps is None else self.low_steps
+            check_range("task.curriculum.high_steps", self.high_steps, low)
 
 
 @dataclass

@@ -5,8 +5,9 @@ initialised to the initial σ, then ``σ ← min(σ, ema)``. σ never increases.
 
 Curricula (PBHC): on each step with resets, the average episode length is updated as
 ``avg ← avg·(1 − n/10000) + mean_len·n/10000`` (n resets); then the penalty scale is
-multiplied by (1 + rate) above ``high_steps`` or (1 − rate) below ``low_steps`` (clipped to
-[0, 1]), and the motion-far distance moves the opposite way (clipped to [min, max]).
+multiplied by (1 + rate) above ``high_s`` or (1 − rate) below ``low_s`` (clipped to [0, 1]),
+and the motion-far distance moves the opposite way (clipped to [min, max]). PBHC states the
+thresholds as 40 and 42 steps at 50 Hz; here they are seconds, so a 25 Hz policy keeps them.
 
 Both live on the env's device as tensors, so the step path never waits for the device.
 """
@@ -91,9 +92,12 @@ class Curriculum:
     into) by :meth:`update`; assigning a float sets them.
     """
 
-    def __init__(self, cfg: CurriculumCfg, device: str | torch.device = "cpu") -> None:
-        """Start at the configured values."""
+    def __init__(
+        self, cfg: CurriculumCfg, control_dt: float, device: str | torch.device = "cpu"
+    ) -> None:
+        """Start at the configured values; ``control_dt`` (s) converts the thresholds to steps."""
         self.cfg = cfg
+        self.low_steps, self.high_steps = cfg.thresholds_steps(control_dt)
         self.device = torch.device(device)
         self.penalty_scale = cfg.penalty_scale if cfg.enabled else 1.0
         self.far_distance_m = cfg.far_distance_m
@@ -132,7 +136,7 @@ class Curriculum:
             return
         c, w = self.cfg, num_resets / 10000.0
         avg = self._avg * (1 - w) + _scalar(episode_steps_mean, self.device) * w
-        high, low = avg > c.high_steps, avg < c.low_steps
+        high, low = avg > self.high_steps, avg < self.low_steps
         penalty = torch.where(
             high,
             self._penalty * (1 + c.penalty_rate),

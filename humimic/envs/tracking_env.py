@@ -85,7 +85,7 @@ class TrackingEnv:
         self.clip_ids = torch.zeros(n, dtype=torch.long, device=device)
         self.start_s = torch.zeros(n, device=device)
         self.sigma = AdaptiveSigma(task.sigma, device)
-        self.curriculum = Curriculum(task.curriculum, device)
+        self.curriculum = Curriculum(task.curriculum, self.control_dt, device)
         self.dr = DomainRandomizer(
             task.randomization, self.backend, len(self.layout.body_names), j, self.control_dt,
             self.gen, effort_limits=self.layout.effort_limits,

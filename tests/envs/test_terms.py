@@ -172,7 +172,7 @@ def test_termination_manager_splits_time_outs() -> None:
 
 
 def test_curriculum_update_hand_computed() -> None:
-    cur = Curriculum(CurriculumCfg())
+    cur = Curriculum(CurriculumCfg(), control_dt=0.02)  # PBHC's 50 Hz: 40 and 42 steps
     cur.update(episode_steps_mean=50.0, num_resets=100)  # avg = 0.5 < 40: penalties ease
     assert cur.avg_episode_steps == pytest.approx(0.5)
     assert cur.penalty_scale == pytest.approx(0.1 * (1 - 1e-5))
@@ -180,6 +180,23 @@ def test_curriculum_update_hand_computed() -> None:
     cur.avg_episode_steps = 100.0
     cur.update(episode_steps_mean=100.0, num_resets=1)
     assert cur.penalty_scale == pytest.approx(0.1 * (1 - 1e-5) * (1 + 1e-5))
+
+
+def test_curriculum_thresholds_are_seconds_unless_saved_as_steps() -> None:
+    # 0.8 / 0.84 s are 20 / 21 steps at 25 Hz: a 25-step average now tightens (PBHC's
+    # 40 steps would have loosened it).
+    cur = Curriculum(CurriculumCfg(far_distance_m=0.5), control_dt=0.04)
+    assert (cur.low_steps, cur.high_steps) == pytest.approx((20.0, 21.0))
+    cur.avg_episode_steps = 25.0
+    cur.update(episode_steps_mean=25.0, num_resets=1)
+    assert cur.far_distance_m == pytest.approx(0.5 * (1 - 2.5e-5))
+    assert cur.penalty_scale == pytest.approx(0.1 * (1 + 1e-5))
+    # A run config saved before low_s existed carries the steps, which win.
+    old = Curriculum(CurriculumCfg(low_steps=40.0, high_steps=42.0), control_dt=0.04)
+    assert (old.low_steps, old.high_steps) == (40.0, 42.0)
+    old.avg_episode_steps = 25.0
+    old.update(episode_steps_mean=25.0, num_resets=1)
+    assert old.far_distance_m == pytest.approx(1.5 * (1 + 2.5e-5))
 
 
 def test_observation_history_is_newest_first() -> None:
