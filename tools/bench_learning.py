@@ -10,8 +10,9 @@ checkpoint and runs ``humimic sim2sim`` on it. Evaluation time is not counted as
 time. Prints the learning curve and ends with one line of JSON:
 
 ``minutes``, ``samples``, ``samples_per_s``, ``e_mpbpe_mm``, ``e_g_mpbpe_mm``,
-``success_rate`` (noise on), ``success_rate_no_noise``, ``sim2sim_pass``, ``curve`` (one entry
-per evaluation) and ``time_split`` (fractions of training wall time: ``physics`` = the
+``success_rate`` (noise on), ``success_rate_no_noise``, ``upright_rate`` (noise on: the
+pelvis never below 0.3 m through the clip), ``sim2sim_pass``, ``curve`` (one entry per
+evaluation) and ``time_split`` (fractions of training wall time: ``physics`` = the
 backend's step, ``env_terms`` = the rest of the env step (reference, terms, resets),
 ``policy`` = actions and rollout storage, ``learning`` = returns and the PPO update).
 """
@@ -78,7 +79,8 @@ def eval_points(minutes: float, spec: str) -> list[float]:
 
 
 def score(ckpt: Path, episodes: int, out: Path) -> dict[str, float]:
-    """E_mpbpe, E_g_mpbpe and success rate of a checkpoint, with and without obs noise."""
+    """E_mpbpe, E_g_mpbpe and success rate of a checkpoint, with and without obs noise, and
+    the upright rate with noise."""
     from humimic.eval.runner import evaluate
 
     row: dict[str, float] = {}
@@ -90,6 +92,8 @@ def score(ckpt: Path, episodes: int, out: Path) -> dict[str, float]:
         row["e_mpbpe_mm" + suffix] = m["E_mpbpe"]["mean"]
         row["e_g_mpbpe_mm" + suffix] = m["E_g_mpbpe"]["mean"]
         row["success_rate" + suffix] = m["success_rate"]["mean"]
+        if noise:  # fell or only drifted: what a failed success does not say
+            row["upright_rate"] = m["upright_rate"]["mean"]
         # Share of the clip completed before any body is 0.7 m off: the progress signal
         # while every episode still fails.
         row["elr_0.7m" + suffix] = m["ELR_0.7m"]["mean"]
@@ -135,7 +139,7 @@ def main(argv: list[str]) -> int:
     trained_s = 0.0
     print(f"bench_learning: {args.clip.name}, {cfg.sim.num_envs} worlds, run folder {out}")
     print(f"{'min':>6} {'iters':>6} {'samples':>9} {'E_mpbpe':>8} {'E_g':>7} {'succ':>5}"
-          f" {'E_mpbpe*':>8} {'succ*':>5} {'ELR.7':>5}   (* noise off)")  # fmt: skip
+          f" {'up':>5} {'E_mpbpe*':>8} {'succ*':>5} {'ELR.7':>5}   (* noise off)")  # fmt: skip
     for point in eval_points(args.minutes, args.eval_at):
         t0 = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()):
@@ -148,7 +152,8 @@ def main(argv: list[str]) -> int:
         curve.append(row)
         print(f"{row['minutes']:6.1f} {it:6d} {row['samples']:9d} {row['e_mpbpe_mm']:8.1f}"
               f" {row['e_g_mpbpe_mm']:7.1f} {row['success_rate']:5.2f}"
-              f" {row['e_mpbpe_mm_no_noise']:8.1f} {row['success_rate_no_noise']:5.2f}"
+              f" {row['upright_rate']:5.2f} {row['e_mpbpe_mm_no_noise']:8.1f}"
+              f" {row['success_rate_no_noise']:5.2f}"
               f" {row['elr_0.7m']:5.2f}",
               flush=True)  # fmt: skip
     env.close()
@@ -172,6 +177,7 @@ def main(argv: list[str]) -> int:
         "e_g_mpbpe_mm": last["e_g_mpbpe_mm"],
         "success_rate": last["success_rate"],
         "success_rate_no_noise": last["success_rate_no_noise"],
+        "upright_rate": last["upright_rate"],
         "elr_0.7m": last["elr_0.7m"],
         **gate,
         "time_split": split,

@@ -32,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the headline metrics."""
     from humimic.errors import ConfigError
+    from humimic.eval.metrics import FALL_HEIGHT_M
     from humimic.eval.report import read_eval_report
     from humimic.eval.runner import evaluate
     from humimic.files import check_can_create_folder
@@ -56,5 +57,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{key}: {s.mean:.1f} ± {s.std:.1f} {m.units.get(key, '')}")
     per = m.per_episode.success
     print(f"episodes succeeded: {int(sum(per))} of {len(per)}")
+    # a failed episode may have fallen or only drifted: this tells the two apart
+    up = m.per_episode.upright
+    print(f"episodes upright to the end: {int(sum(up))} of {len(up)}"
+          f" (pelvis above {FALL_HEIGHT_M} m)")  # fmt: skip
     print(f"metrics: {path}")
     return 0

@@ -42,6 +42,7 @@ from humimic.deploy.controller import Controller, RobotState
 from humimic.deploy.gate import GATE_FILE
 from humimic.deploy.sim2sim_report import EpisodeOutcome, Sim2SimReport, gate
 from humimic.errors import ConfigError
+from humimic.eval.metrics import FALL_HEIGHT_M
 from humimic.export.manifest import ControllerManifest
 from humimic.geometry import quat_np
 from humimic.json_contract import write_report
@@ -60,7 +61,7 @@ class Sim2SimConfig:
     joint_vel_noise_rad_s: float = 0.1
     gyro_noise_rad_s: float = 0.05
     orientation_noise_rad: float = 0.01
-    min_pelvis_height_m: float = 0.3
+    min_pelvis_height_m: float = FALL_HEIGHT_M
     max_tilt_rad: float = 1.0
     max_mpbpe_mm: float = 120.0
 

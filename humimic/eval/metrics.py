@@ -16,6 +16,9 @@ Definitions follow PBHC's ``measure_traj.eval_accuracy`` (docs: shared reference
 * ``success_rate`` (not in PBHC): an episode succeeds when it covers the whole clip
   (``length ≥ clip_frames``) and no body's world-frame error exceeds ``fail_distance_m`` on any
   valid frame.
+* ``upright_rate`` (not in PBHC): an episode is upright when it covers the whole clip and the
+  pelvis height (world z) is at least ``fall_height_m`` on every valid frame, so an episode
+  that stayed up but drifted (not a success) can be told from one that fell.
 * ``episode_length_ratio``: ``min(length, clip_frames) / clip_frames`` per episode.
 
 Each episode counts once (episodes are not weighted by length); ``std`` is the population
@@ -35,8 +38,11 @@ from humimic.eval.report import METRIC_KEYS, PerEpisode, PerFrame, Summary, Trac
 
 FAIL_DISTANCE_M = 0.5
 """World-frame body error that fails an episode, m (``humimic eval``, sim2sim, PD replay)."""
+FALL_HEIGHT_M = 0.3
+"""Pelvis height below which an episode counts as a fall, m (``humimic eval``, sim2sim)."""
 
 __all__ = [
+    "FALL_HEIGHT_M",
     "PBHC_FPS",
     "UNITS",
     "body_pos_error_global",
@@ -45,6 +51,7 @@ __all__ = [
     "compute_metrics",
     "episode_length_ratio",
     "episode_success",
+    "episode_upright",
     "joint_abs_error",
     "mpbae",
     "mpbpe_global",
@@ -68,6 +75,7 @@ UNITS = {
     "E_mpbve": "mm/frame (50 fps)",
     "E_mpbae": "mm/frame^2 (50 fps)",
     "success_rate": "fraction of episodes",
+    "upright_rate": "fraction of episodes",
     "episode_length_ratio": "fraction of clip frames",
 }
 
@@ -206,6 +214,29 @@ def episode_success(
     return bool(err.max(initial=0.0) <= fail_distance_m)
 
 
+def episode_upright(
+    robot_body_pos_w: ArrayLike,
+    length: int,
+    clip_frames: int,
+    pelvis_index: int = 0,
+    fall_height_m: float = FALL_HEIGHT_M,
+) -> bool:
+    """True when the episode reaches the clip end with the pelvis never below ``fall_height_m``.
+
+    Args:
+        robot_body_pos_w: Shape (T, B, 3), m, world frame (z up); only the first ``length``
+            frames are read.
+        length: Number of valid frames of the episode.
+        clip_frames: Number of frames of the clip.
+        pelvis_index: Index of the pelvis along B.
+        fall_height_m: Lowest pelvis height that still counts as upright, m (inclusive).
+    """
+    if length < clip_frames:
+        return False
+    pelvis_z = np.asarray(robot_body_pos_w)[:length, pelvis_index, 2]
+    return bool(pelvis_z.min(initial=np.inf) >= fall_height_m)  # a NaN height fails too
+
+
 def episode_length_ratio(lengths: ArrayLike, clip_frames: int) -> NDArray:
     """``min(length, clip_frames) / clip_frames`` per episode, shape (E,)."""
     return np.minimum(np.asarray(lengths, np.float64), clip_frames) / float(clip_frames)
@@ -223,6 +254,7 @@ def compute_metrics(
     lengths: ArrayLike | None = None,
     clip_frames: int | None = None,
     fail_distance_m: float = FAIL_DISTANCE_M,
+    fall_height_m: float = FALL_HEIGHT_M,
 ) -> TrackingMetrics:
     """All metrics of a batch of episodes (see the module docstring for definitions).
 
@@ -235,13 +267,14 @@ def compute_metrics(
         joint_names: J names, in the order of the joint axis.
         pelvis_index: Index of the pelvis along B.
         lengths: Shape (E,), valid frames per episode; all T when None.
-        clip_frames: Frames of the full clip (success and length ratio); T when None.
+        clip_frames: Frames of the full clip (success, upright, length ratio); T when None.
         fail_distance_m: Body error that counts as a failure, m.
+        fall_height_m: Pelvis height below which an episode counts as a fall, m.
 
     Returns:
         A summary (mean, std) for every key of :data:`UNITS`, the units, ``per_joint``
         (name -> mean |error|, 10⁻³ rad), ``num_episodes``, ``per_episode`` (success,
-        E_mpbpe, E_g_mpbpe, length ratio of each episode) and ``per_frame`` (see
+        E_mpbpe, E_g_mpbpe, length ratio, upright of each episode) and ``per_frame`` (see
         :func:`_per_frame`); ``.to_json()`` gives the ``metrics.json`` entries.
 
     Raises:
@@ -271,6 +304,8 @@ def compute_metrics(
         per_ep["E_mpbae"].append(mpbae(p, pr, fps))
         ok = episode_success(p, pr, int(n), clip_frames, fail_distance_m)
         per_ep["success_rate"].append(float(ok))
+        up = episode_upright(p, int(n), clip_frames, pelvis_index, fall_height_m)
+        per_ep["upright_rate"].append(float(up))
         per_joint.append(joint_abs_error(q, qr))
     per_ep["episode_length_ratio"] = list(episode_length_ratio(lens, clip_frames))
 
@@ -282,7 +317,8 @@ def compute_metrics(
         num_episodes=num_ep,
         # what each episode did, so one bad episode is not averaged away
         per_episode=PerEpisode(*(tuple(float(v) for v in per_ep[k]) for k in
-                                 ("success_rate", "E_mpbpe", "E_g_mpbpe", "episode_length_ratio"))),
+                                 ("success_rate", "E_mpbpe", "E_g_mpbpe", "episode_length_ratio",
+                                  "upright_rate"))),
         per_frame=_per_frame(robot_p, ref_p, robot_q, ref_q, lens, fps, pelvis_index),
     )  # fmt: skip
 

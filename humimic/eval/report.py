@@ -1,18 +1,20 @@
 """The tracking-metrics contract: what :func:`~humimic.eval.metrics.compute_metrics` returns
 and what ``humimic eval`` writes as ``metrics.json``, read and written here only.
 
-Layout of ``metrics.json`` (keys as before the schema was versioned, plus ``schema_version``)::
+Layout of ``metrics.json`` (version 3)::
 
-    {"schema_version": 2,
+    {"schema_version": 3,
      "E_g_mpbpe": {"mean", "std"}, ... every key of UNITS ...,
      "per_joint": {name: 1e-3 rad}, "units": {key: unit}, "num_episodes": E,
-     "per_episode": {"success", "E_mpbpe", "E_g_mpbpe", "length_ratio"},   # E values each
+     "per_episode": {"success", "E_mpbpe", "E_g_mpbpe", "length_ratio",
+                     "upright"},                                          # E values each
      "per_frame": {"time_s", "body_pos_global_mm", "body_pos_local_mm",
                    "joint_pos_l2_mrad", "num_episodes"},                  # T values each
      "ELR_0.7m": {"mean", "std"}, "checkpoint", "motion", "sigma": {term: value},
      "observation_noise", "domain_randomization", "plots": [png], "video"?}
 
-A file without ``schema_version`` is version 1 (the same keys) and reads as such. The
+Version 3 added ``upright_rate`` and ``per_episode.upright``; a file of version 2 (the same
+keys without those two) or 1 (as 2, without ``schema_version``) reads with them NaN. The
 sim-to-sim report (:mod:`humimic.deploy.sim2sim_report`) embeds :class:`TrackingMetrics` too.
 Numpy and the standard library only (the robot-side install reads these).
 """
@@ -28,11 +30,14 @@ from humimic.json_contract import JsonReader, load_json_object, read_schema_vers
 
 METRICS_FILE = "metrics.json"
 """The report's file name in an evaluation (or controller) folder."""
-SCHEMA_VERSION = 2
-"""2: ``schema_version`` written; 1: the same layout without it."""
+SCHEMA_VERSION = 3
+"""3: ``upright_rate`` and ``per_episode.upright`` added; 2: ``schema_version`` written; 1: the
+layout of 2 without it."""
+_UPRIGHT_SINCE = 3
+"""First version with the upright entries (older files read them as NaN)."""
 
 METRIC_KEYS = ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "E_mpjpe_per_joint", "E_mpjve", "E_mpbve",
-               "E_mpbae", "success_rate", "episode_length_ratio")  # fmt: skip
+               "E_mpbae", "success_rate", "upright_rate", "episode_length_ratio")  # fmt: skip
 """The summarised metrics, in file order (``humimic.eval.metrics.UNITS`` has their units)."""
 
 
@@ -46,12 +51,14 @@ class Summary:
 
 @dataclass(frozen=True)
 class PerEpisode:
-    """What each of the E episodes did (success 1.0 / 0.0, errors in mm, length ratio)."""
+    """What each of the E episodes did (success and upright 1.0 / 0.0, errors in mm, length
+    ratio; upright NaN when read from a file without it)."""
 
     success: tuple[float, ...]
     E_mpbpe: tuple[float, ...]
     E_g_mpbpe: tuple[float, ...]
     length_ratio: tuple[float, ...]
+    upright: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class TrackingMetrics:
     E_mpbve: Summary
     E_mpbae: Summary
     success_rate: Summary
+    upright_rate: Summary
     episode_length_ratio: Summary
     per_joint: Mapping[str, float]
     units: Mapping[str, str]
@@ -98,8 +106,8 @@ class TrackingMetrics:
         s = summaries
         return cls(s["E_g_mpbpe"], s["E_mpbpe"], s["E_mpjpe"], s["E_mpjpe_per_joint"],
                    s["E_mpjve"], s["E_mpbve"], s["E_mpbae"], s["success_rate"],
-                   s["episode_length_ratio"], per_joint, units, num_episodes, per_episode,
-                   per_frame)  # fmt: skip
+                   s["upright_rate"], s["episode_length_ratio"], per_joint, units, num_episodes,
+                   per_episode, per_frame)  # fmt: skip
 
     def summary(self, key: str) -> Summary:
         """The summary named ``key`` (one of :data:`METRIC_KEYS`)."""
@@ -121,20 +129,36 @@ class TrackingMetrics:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str) -> TrackingMetrics:
+    def from_json(
+        cls, data: Mapping[str, Any], where: str, upright: bool | None = None
+    ) -> TrackingMetrics:
         """Validate the metric entries of a report.
+
+        Args:
+            data: the report's JSON object.
+            where: the file, for errors.
+            upright: whether the file has ``upright_rate`` and ``per_episode.upright``
+                (required) or predates them (read as NaN); None: as found, for a report that
+                embeds these metrics under its own version (sim2sim's).
 
         Raises:
             InputFileError: ``<where>: <entry> ...`` for a missing or mistyped entry.
         """
         r = JsonReader(data, where)
-        summaries = {k: read_summary(r, k) for k in METRIC_KEYS}
+        if upright is None:
+            upright = "upright_rate" in data
+        nan = float("nan")
+        summaries = {k: read_summary(r, k) for k in METRIC_KEYS if upright or k != "upright_rate"}
+        summaries.setdefault("upright_rate", Summary(nan, nan))
         n = r.integer("num_episodes", minimum=1)
         episode = r.object("per_episode")
         frame = r.object("per_frame")
         pe = JsonReader(episode, where, "per_episode.")
-        success, local, world, ratio = (pe.numbers(f.name, n) for f in fields(PerEpisode))
-        per_episode = PerEpisode(success, local, world, ratio)
+        success, local, world, ratio = (
+            pe.numbers(k, n) for k in ("success", "E_mpbpe", "E_g_mpbpe", "length_ratio")
+        )
+        up = pe.numbers("upright", n) if upright else (nan,) * n
+        per_episode = PerEpisode(success, local, world, ratio, up)
         pf = JsonReader(frame, where, "per_frame.")
         t = len(times := pf.numbers("time_s"))
         errors = ("body_pos_global_mm", "body_pos_local_mm", "joint_pos_l2_mrad")
@@ -192,7 +216,8 @@ class EvalReport:
         """
         version = read_schema_version(data, where, SCHEMA_VERSION)
         r = JsonReader(data, where)
-        return cls(TrackingMetrics.from_json(data, where), read_summary(r, "ELR_0.7m"),
+        metrics = TrackingMetrics.from_json(data, where, upright=version >= _UPRIGHT_SINCE)
+        return cls(metrics, read_summary(r, "ELR_0.7m"),
                    r.text("checkpoint"), r.text("motion"), r.number_map("sigma"),
                    r.flag("observation_noise"), r.flag("domain_randomization"),
                    r.texts("plots"), r.text("video") if "video" in data else None,

@@ -10,11 +10,13 @@ import pytest
 
 from humimic.errors import HumimicError
 from humimic.eval.metrics import (
+    FALL_HEIGHT_M,
     MetricsInputError,
     compare_runs_plot,
     compute_metrics,
     episode_length_ratio,
     episode_success,
+    episode_upright,
     joint_abs_error,
     mpbae,
     mpbpe_global,
@@ -317,3 +319,50 @@ def test_per_episode_success_and_errors_are_listed() -> None:
     assert m["per_episode"]["success"] == [1.0, 0.0]
     np.testing.assert_allclose(m["per_episode"]["E_g_mpbpe"], [0.0, 150.0])
     np.testing.assert_allclose(m["per_episode"]["E_mpbpe"], [0.0, 0.0])  # pelvis moved too
+
+
+def fell_and_drifted() -> tuple[np.ndarray, np.ndarray]:
+    """2 episodes x 5 frames x 2 bodies (pelvis, head), reference pelvis at 0.7 m, head at
+    1.2 m. Episode 0 falls: on frame 2 the pelvis dips to 0.25 m and the head to 0.5 m (0.7 m
+    off). Episode 1 stays up but drifts 0.6 m sideways on its last frame. Both fail."""
+    ref = np.zeros((2, 5, 2, 3))
+    ref[:, :, 0, 2], ref[:, :, 1, 2] = 0.7, 1.2
+    robot = ref.copy()
+    robot[0, 2, :, 2] = [0.25, 0.5]
+    robot[1, 4, :, 1] = 0.6
+    return robot, ref
+
+
+def test_upright_rate_tells_a_fall_from_a_drift() -> None:
+    robot, ref = fell_and_drifted()
+    m = metrics_of(robot, ref)
+    assert m["per_episode"]["success"] == [0.0, 0.0]
+    assert m["per_episode"]["upright"] == [0.0, 1.0]
+    assert m["upright_rate"] == pytest.approx({"mean": 0.5, "std": 0.5})
+    assert m["units"]["upright_rate"] == "fraction of episodes"
+    assert list(m)[7:10] == ["success_rate", "upright_rate", "episode_length_ratio"]
+    # a lower fall height forgives the dip; the pelvis index picks the body whose z is read
+    assert metrics_of(robot, ref, fall_height_m=0.2)["upright_rate"]["mean"] == 1.0
+    assert metrics_of(robot, ref, pelvis_index=1)["per_episode"]["upright"] == [1.0, 1.0]
+
+
+def test_episode_upright_boundary_length_and_frames_beyond_it() -> None:
+    pelvis = np.zeros((5, 1, 3))
+    pelvis[:, 0, 2] = 0.7
+    assert FALL_HEIGHT_M == 0.3
+    at_limit = pelvis.copy()
+    at_limit[3, 0, 2] = 0.3  # exactly the fall height still counts as upright
+    assert episode_upright(at_limit, 5, 5)
+    at_limit[3, 0, 2] = 0.2999
+    assert not episode_upright(at_limit, 5, 5)
+    assert episode_upright(at_limit, 5, 5, fall_height_m=0.25)
+    assert not episode_upright(pelvis, 4, 5)  # ended before the clip did: not upright
+    fell_late = pelvis.copy()
+    fell_late[4, 0, 2] = 0.0  # beyond the episode's 4 frames: ignored
+    assert episode_upright(fell_late, 4, 4)
+    assert not episode_upright(fell_late, 5, 5)
+    nan_height = pelvis.copy()
+    nan_height[1, 0, 2] = np.nan
+    assert not episode_upright(nan_height, 5, 5)
+    m = metrics_of(batch(pelvis, pelvis), batch(pelvis, pelvis), lengths=np.array([5, 3]))
+    assert m["per_episode"]["upright"] == [1.0, 0.0]
