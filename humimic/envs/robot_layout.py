@@ -57,7 +57,8 @@ class RobotLayout:
 
 
 def _groups(spec: RobotSpec, tracked: list[str]) -> dict[str, list[int]]:
-    """Rows of the spec's body groups in the tracked list; ``vr_3point`` = hands + head."""
+    """Rows of the spec's body groups in the tracked list; ``vr_3point`` = hands + head,
+    ``root`` = the root body (row 0)."""
     rows = {name: i for i, name in enumerate(tracked)}
     groups: dict[str, list[int]] = {}
     for group in ("upper_body", "lower_body", "feet", "head"):
@@ -69,6 +70,7 @@ def _groups(spec: RobotSpec, tracked: list[str]) -> dict[str, list[int]]:
     hands = [rows[n] for n in tracked if n.endswith("hand_point")]
     hands = hands or [rows[n] for n in spec.body_groups.get("hands", []) if n in rows]
     groups["vr_3point"] = hands + groups["head"]
+    groups["root"] = [0]
     return groups
 
 
