@@ -183,11 +183,11 @@ class CurriculumCfg:
         )
         check_range("task.curriculum.low_s", self.low_s, 0.0)
         check_range("task.curriculum.high_s", self.high_s, self.low_s)
-        if self.low_steps is not None:
+        if (self.low_steps is None) != (self.high_steps is None):
+            raise ConfigError("task.curriculum.low_steps and high_steps are set together or not")
+        if self.low_steps is not None and self.high_steps is not None:
             check_range("task.curriculum.low_steps", self.low_steps, 0.0)
-        if self.high_steps is not None:
-            low = 0.0 if self.low_steps is None else self.low_steps
-            check_range("task.curriculum.high_steps", self.high_steps, low)
+            check_range("task.curriculum.high_steps", self.high_steps, self.low_steps)
 
 
 @dataclass
