@@ -58,9 +58,10 @@ def compose(stage: str, overrides: Sequence[str] = (), config_dir: Path | None =
     config_dir = (config_dir or CONFIGS_DIR).resolve()
     GlobalHydra.instance().clear()
     try:
+        additions, rest = split_additions(overrides)
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            raw = hydra_compose(config_name=stage, overrides=list(overrides))
-        return OmegaConf.to_object(raw)
+            raw = hydra_compose(config_name=stage, overrides=rest)
+        return OmegaConf.to_object(add_entries(raw, additions))
     except ConfigError:
         raise
     except OmegaConfBaseException as err:
@@ -76,6 +77,43 @@ def compose(stage: str, overrides: Sequence[str] = (), config_dir: Path | None =
         raise ConfigError(f"config '{stage}': {message}{detail}") from err
     finally:
         GlobalHydra.instance().clear()
+
+
+def split_additions(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(``+key.path=value`` overrides that add config entries, the others).
+
+    Hydra adds a key by assignment, which OmegaConf refuses inside a typed dict of
+    dataclasses (``task.rewards``, ``task.observations.actor.terms``): "dict is not a
+    subclass of RewardTermCfg". Those additions are merged after composing instead
+    (:func:`add_entries`). ``+group=option`` (no dot) stays with Hydra.
+    """
+    additions: list[str] = []
+    rest: list[str] = []
+    for o in overrides:
+        key = o.split("=", 1)[0]
+        (additions if key.startswith("+") and "." in key else rest).append(o)
+    return additions, rest
+
+
+def add_entries(raw: Any, additions: Sequence[str]) -> Any:
+    """``raw`` (a composed DictConfig) with each ``+key.path=value`` merged in, in order.
+
+    A merge builds a new typed entry from the dataclass's defaults plus the given fields,
+    and refuses unknown fields of a dataclass, so a misspelt key is still an error.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf, open_dict
+
+    parser = OverridesParser.create()
+    for text in additions:
+        override = parser.parse_override(text)
+        nested: Any = override.value()
+        for part in reversed(override.key_or_group.split(".")):
+            nested = {part: nested}
+        with open_dict(raw):
+            raw = OmegaConf.merge(raw, nested)
+    OmegaConf.set_struct(raw, True)
+    return raw
 
 
 def to_yaml(cfg: Any) -> str:
