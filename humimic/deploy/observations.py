@@ -17,10 +17,15 @@ Manifests of older exports name terms by PBHC's words (``base_ang_vel``, ``dof_p
 ``dof_vel``); they are read through :data:`humimic.config.task.TERM_ALIASES`.
 * ``projected_gravity``: ``(0, 0, −1)`` in the pelvis frame, from the IMU quaternion (wxyz).
 * ``ref_motion_phase``: ``clamp(t / duration, 0, 1)`` with ``t`` the clip clock.
-* ``ref_joint_pos`` / ``ref_joint_vel`` / ``ref_projected_gravity``: the controller's
-  reference clip (:class:`~humimic.deploy.reference.ReferenceTrack`) at
-  ``t + ahead_steps · control_dt``: joint angles minus the default pose (rad), joint
-  velocities (rad/s), gravity in the reference root frame.
+* ``ref_joint_pos`` / ``ref_joint_vel`` / ``ref_projected_gravity`` /
+  ``ref_root_lin_vel_b``: the controller's reference clip
+  (:class:`~humimic.deploy.reference.ReferenceTrack`) at ``t + ahead_steps · control_dt``:
+  joint angles minus the default pose (rad), joint velocities (rad/s), gravity and the root
+  linear velocity (m/s) in the reference root frame.
+* ``ref_heading_error``: (sin, cos) of the reference root yaw at ``t + ahead_steps ·
+  control_dt`` minus the robot's yaw from the IMU quaternion. The IMU's yaw origin is
+  arbitrary, so the robot's yaw is re-based onto the clip's at the first step after
+  :meth:`ObservationBuilder.reset` (training starts every episode on the reference).
 
 Terms that need the robot's world position (e.g. ``ref_future``) are refused: the G1 has no
 state estimator here.
@@ -44,7 +49,10 @@ _DOWN = np.array([0.0, 0.0, -1.0])
 TermFn = Callable[[RobotState, np.ndarray, float, float], np.ndarray]
 """(state, last action, phase, clip time s) -> term values."""
 
-REFERENCE_TERMS = ("ref_joint_pos", "ref_joint_vel", "ref_projected_gravity")
+REFERENCE_TERMS = (
+    "ref_joint_pos", "ref_joint_vel", "ref_projected_gravity", "ref_heading_error",
+    "ref_root_lin_vel_b",
+)  # fmt: skip
 """Terms read from the reference clip (need a :class:`ReferenceTrack`)."""
 
 
@@ -53,8 +61,41 @@ def _gravity_b(quat_wxyz: np.ndarray) -> np.ndarray:
     return quat_np.rotate(quat_np.conjugate(q), _DOWN)
 
 
+class HeadingAlignment:
+    """The robot's yaw (IMU) in the reference clip's yaw frame, held for an episode.
+
+    Args:
+        reference: The controller's reference clip.
+    """
+
+    def __init__(self, reference: ReferenceTrack) -> None:
+        self.reference = reference
+        self.offset_rad: float | None = None
+        """IMU yaw minus clip yaw at the episode's first step; None until that step."""
+
+    def reset(self) -> None:
+        """Forget the offset: the next call re-bases onto the clip."""
+        self.offset_rad = None
+
+    def robot_yaw(self, quat_wxyz: np.ndarray, time_s: float) -> float:
+        """Robot yaw (rad) in the clip's frame; the first call after a reset sets the offset
+        so that the robot faces the clip's heading at ``time_s``."""
+        imu_yaw = float(quat_np.yaw(quat_np.normalize(quat_wxyz)))
+        if self.offset_rad is None:
+            self.offset_rad = imu_yaw - float(quat_np.yaw(self.reference.root_quat_at(time_s)))
+        return imu_yaw - self.offset_rad
+
+
+def _heading_error(ref_yaw: float, robot_yaw: float) -> np.ndarray:
+    diff = ref_yaw - robot_yaw
+    return np.array([np.sin(diff), np.cos(diff)])
+
+
 def _term_fns(
-    default_pos: np.ndarray, reference: ReferenceTrack | None, control_dt: float
+    default_pos: np.ndarray,
+    reference: ReferenceTrack | None,
+    heading: HeadingAlignment | None,
+    control_dt: float,
 ) -> dict[str, Callable[..., TermFn]]:
     """Term name -> factory taking the term's params and returning its function."""
 
@@ -78,6 +119,22 @@ def _term_fns(
         fns["ref_joint_pos"] = ahead(lambda t: reference.joint_pos_at(t) - default_pos)
         fns["ref_joint_vel"] = ahead(reference.joint_vel_at)
         fns["ref_projected_gravity"] = ahead(lambda t: _gravity_b(reference.root_quat_at(t)))
+        fns["ref_root_lin_vel_b"] = ahead(
+            lambda t: quat_np.rotate(
+                quat_np.conjugate(quat_np.normalize(reference.root_quat_at(t))),
+                reference.root_lin_vel_at(t),
+            )
+        )
+    if reference is not None and heading is not None:
+
+        def make_heading(ahead_steps: int = 1) -> TermFn:
+            def fn(s: RobotState, a: np.ndarray, p: float, t: float) -> np.ndarray:
+                ref_yaw = float(quat_np.yaw(reference.root_quat_at(t + ahead_steps * control_dt)))
+                return _heading_error(ref_yaw, heading.robot_yaw(s.quat_wxyz, t))
+
+            return fn
+
+        fns["ref_heading_error"] = make_heading
     return fns
 
 
@@ -86,7 +143,8 @@ def expected_sizes(num_joints: int) -> dict[str, int]:
     j = num_joints
     return {"actions": j, "root_ang_vel_b": 3, "joint_pos_rel": j, "joint_vel": j,
             "projected_gravity": 3, "ref_motion_phase": 1, "ref_joint_pos": j,
-            "ref_joint_vel": j, "ref_projected_gravity": 3}  # fmt: skip
+            "ref_joint_vel": j, "ref_projected_gravity": 3, "ref_heading_error": 2,
+            "ref_root_lin_vel_b": 3}  # fmt: skip
 
 
 class ObservationBuilder:
@@ -106,7 +164,8 @@ class ObservationBuilder:
     ) -> None:
         obs = manifest.observation
         default = np.asarray(manifest.default_joint_pos, np.float64)
-        fns = _term_fns(default, reference, float(manifest.control_dt))
+        self.heading = HeadingAlignment(reference) if reference is not None else None
+        fns = _term_fns(default, reference, self.heading, float(manifest.control_dt))
         sizes = expected_sizes(manifest.num_joints)
         kinds = [canonical_term("observation", t.fn) for t in obs.terms]
         for t, fn in zip(obs.terms, kinds, strict=True):
@@ -144,8 +203,10 @@ class ObservationBuilder:
         self.history = np.zeros((obs.history_length, len(self._hist_cols)))
 
     def reset(self) -> None:
-        """Zero the history (start of an episode)."""
+        """Zero the history and re-base the heading (start of an episode)."""
         self.history[:] = 0.0
+        if self.heading is not None:
+            self.heading.reset()
 
     def build(
         self, state: RobotState, last_action: np.ndarray, phase: float, time_s: float = 0.0

@@ -87,12 +87,17 @@ def projected_gravity_b(q_wb: Tensor) -> Tensor:
     return rotate_inverse(q_wb, g)
 
 
+def yaw(q: Tensor) -> Tensor:
+    """Heading angle (rad) of the body x axis projected on the ground plane, ``(...)``."""
+    w, x, y, z = q.unbind(-1)
+    return torch.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+
 def yaw_quat(q: Tensor) -> Tensor:
     """Heading-only quaternion (rotation about world z) of ``q``."""
-    w, x, y, z = q.unbind(-1)
-    yaw = torch.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-    zero = torch.zeros_like(yaw)
-    half = 0.5 * yaw
+    heading = yaw(q)
+    zero = torch.zeros_like(heading)
+    half = 0.5 * heading
     return torch.stack((torch.cos(half), zero, zero, torch.sin(half)), dim=-1)
 
 

@@ -41,12 +41,13 @@ def clip_steps(manifest: ControllerManifest) -> int:
     return round(manifest.reference.duration_s / manifest.control_dt)
 
 
-def test_same_vector_as_training_env(controller: Path) -> None:
-    """Random actions move the robot; every step the two builders must agree to 1e-6."""
+def builder_gap(controller: Path, run: Path) -> tuple[float, float]:
+    """Random actions move the robot through the controller's clip; returns (the largest
+    deploy-minus-training observation gap, the largest scaled gyro value seen)."""
     from humimic.envs.tracking_env import TrackingEnv
 
     manifest = load_manifest(controller)
-    cfg = eval_config(load_run_config(trained_run()), None, 1)
+    cfg = eval_config(load_run_config(run), None, 1)
     env = TrackingEnv(cfg.task, replace(cfg.sim, num_envs=1), seed=3)
     track = ReferenceTrack.load(controller / manifest.reference.arrays_file, manifest.joint_names)
     builder = ObservationBuilder(manifest, track)
@@ -66,7 +67,26 @@ def test_same_vector_as_training_env(controller: Path) -> None:
             moved = max(moved, float(np.abs(obs[3:6]).max()))
     finally:
         env.close()
+    return worst, moved
+
+
+def test_same_vector_as_training_env(controller: Path) -> None:
+    """Random actions move the robot; every step the two builders must agree to 1e-6."""
+    worst, moved = builder_gap(controller, trained_run())
     assert moved > 0.05  # the robot really moved (scaled gyro)
+    assert worst <= 1e-6
+
+
+def test_heading_and_root_velocity_terms_match_training_env() -> None:
+    """The opt-in reference terms, added from the command line, are built identically: the
+    heading error as the robot turns under random actions, the root velocity of the clip."""
+    extra = ("+task.observations.actor.terms.ref_heading_error.noise=0.05",
+             "+task.observations.actor.terms.ref_root_lin_vel_b.params.ahead_steps=2")  # fmt: skip
+    controller = exported(extra=extra)
+    kinds = [t.fn for t in load_manifest(controller).observation.terms]
+    assert {"ref_heading_error", "ref_root_lin_vel_b"} <= set(kinds)
+    worst, moved = builder_gap(controller, trained_run(extra=extra))
+    assert moved > 0.05
     assert worst <= 1e-6
 
 
@@ -164,3 +184,33 @@ def test_refuses_terms_it_cannot_build() -> None:
     terms = [ObservationTerm("dof_pos", "dof_pos", 12, 1.0)]
     with pytest.raises(ConfigError, match="size 12, expected 23"):
         ObservationBuilder(replace(manifest, observation=ObservationSpec("actor", terms, 0, [], 1)))
+
+
+def test_heading_error_rebases_the_imu_yaw_onto_the_clip() -> None:
+    """The clip turns at 0.5 rad/s; the IMU's yaw origin is 1.0 rad off the clip's. The
+    first step after a reset faces the clip's heading, so later errors are relative to it."""
+    manifest = load_manifest(exported())
+    dt, turn = manifest.control_dt, 0.5
+    t_frames = np.arange(101) / 50.0
+    yaw = turn * t_frames
+    quats = np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], axis=1)
+    vel_w = np.zeros((101, 3))
+    track = ReferenceTrack(np.zeros((101, 23)), np.zeros((101, 23)), quats, vel_w, fps=50.0)
+    terms = [ObservationTerm("heading", "ref_heading_error", 2, 1.0)]
+    obs = ObservationSpec("actor", terms, 0, [], 100.0)
+    builder = ObservationBuilder(replace(manifest, observation=obs), track)
+
+    def state(imu_yaw: float) -> RobotState:
+        q = np.array([np.cos(imu_yaw / 2), 0.0, 0.0, np.sin(imu_yaw / 2)])
+        return RobotState(np.zeros(23), np.zeros(23), q, np.zeros(3))
+
+    offset = 1.0
+    first = builder.build(state(turn * 0.2 + offset), np.zeros(23), 0.0, 0.2)
+    # on the clip's heading at 0.2 s: the error is the clip's turn in one control step
+    np.testing.assert_allclose(first, [np.sin(turn * dt), np.cos(turn * dt)], atol=1e-6)
+    later = builder.build(state(0.3 + offset), np.zeros(23), 0.0, 0.8)  # robot at 0.3 rad
+    diff = turn * (0.8 + dt) - 0.3
+    np.testing.assert_allclose(later, [np.sin(diff), np.cos(diff)], atol=1e-6)
+    builder.reset()  # a new episode re-bases: now facing the clip at 0.8 s
+    again = builder.build(state(0.3 + offset), np.zeros(23), 0.0, 0.8)
+    np.testing.assert_allclose(again, [np.sin(turn * dt), np.cos(turn * dt)], atol=1e-6)

@@ -20,11 +20,35 @@ from humimic.geometry import quat_np
 from humimic.motion.clip import save_clip
 from humimic.robot.spec import load_robot_spec
 from humimic.sim.backend import SimState
-from humimic.testing.synthetic_clips import arm_wave_clip
+from humimic.testing.synthetic_clips import arm_wave_clip, clip_from_joint_trajectory
 
 AMP, PERIOD, FPS, DT = 0.4, 2.0, 50.0, 0.02
 SPEC = load_robot_spec("g1_23dof_lock_wrist")
 SHOULDERS = [j for j, n in enumerate(SPEC.joint_names) if "shoulder_pitch" in n]
+
+
+SPEED, TURN = 0.6, 0.5  # m/s along the root's heading, rad/s of yaw
+
+
+def yaw_quats(yaw: np.ndarray) -> np.ndarray:
+    """(T, 4) w-first rotations about world z by ``yaw`` (T,) rad."""
+    return np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], axis=1)
+
+
+def root_path_clip(turning: bool) -> object:
+    """Default pose on a moving root, 2 s at 50 fps. Turning: yaw ``TURN·t`` and forward at
+    ``SPEED`` on the arc of radius SPEED/TURN. Not turning: facing +y, sliding along +x."""
+    t = np.arange(round(2.0 * FPS) + 1) / FPS
+    height = float(SPEC.default_root_height)
+    if turning:
+        radius = SPEED / TURN
+        xy = radius * np.stack([np.sin(TURN * t), 1 - np.cos(TURN * t)], axis=1)
+        yaw = TURN * t
+    else:
+        xy, yaw = np.stack([SPEED * t, 0 * t], axis=1), np.full_like(t, np.pi / 2)
+    root = np.column_stack([xy, np.full_like(t, height)])
+    joints = np.tile(np.asarray(SPEC.default_joint_pos, float), (len(t), 1))
+    return clip_from_joint_trajectory(SPEC.variant, FPS, root, yaw_quats(yaw), joints)
 
 
 def wave(t: float) -> float:
@@ -98,7 +122,7 @@ def test_deploy_track_matches_the_training_library(clip, tmp_path) -> None:
 def test_deploy_track_slerps_the_root() -> None:
     yaw90 = quat_np.from_axis_angle([0.0, 0.0, 1.0], math.pi / 2)
     quats = np.stack([[1.0, 0.0, 0.0, 0.0], yaw90])
-    track = ReferenceTrack(np.zeros((2, 1)), np.zeros((2, 1)), quats, fps=10.0)
+    track = ReferenceTrack(np.zeros((2, 1)), np.zeros((2, 1)), quats, np.zeros((2, 3)), fps=10.0)
     half = track.root_quat_at(0.05)  # halfway between the frames: 45 degrees about z
     expect = [math.cos(math.pi / 8), 0.0, 0.0, math.sin(math.pi / 8)]
     np.testing.assert_allclose(half, expect, atol=1e-9)
@@ -128,3 +152,48 @@ def test_anchored_reference_follows_the_robot_root_and_heading() -> None:
     # only the root height differs (0.1 m on one of two bodies): mean over 6 values of 0.01
     assert rew.body_pos_error(d, frame="anchor")[0].item() == pytest.approx(0.01 / 6, abs=1e-7)
     assert rew.body_pos_error(d, frame="world")[0].item() > 1.0  # world: 2.2 m apart
+
+
+def test_ref_root_lin_vel_is_in_the_reference_root_frame() -> None:
+    # facing +y while moving along +x: the motion is to the root's right, body -y
+    sideways = step_data(root_path_clip(turning=False), [0.5, 1.2])
+    np.testing.assert_allclose(
+        obs.ref_root_lin_vel_b(sideways).numpy(), [[0.0, -SPEED, 0.0]] * 2, atol=1e-4
+    )
+    # on the arc the velocity follows the heading: straight ahead in the root frame
+    # (central differences over 0.04 s shorten it by (TURN·0.02)²/6, 2e-5 relative)
+    turning = step_data(root_path_clip(turning=True), [0.3, 1.5])
+    np.testing.assert_allclose(
+        obs.ref_root_lin_vel_b(turning).numpy(), [[SPEED, 0.0, 0.0]] * 2, atol=1e-3
+    )
+
+
+def test_ref_heading_error_is_reference_yaw_minus_robot_yaw() -> None:
+    times = [0.5, 1.5]
+    d = step_data(root_path_clip(turning=True), times)
+    robot_yaw = [0.3, -3.0]  # the second wraps: 0.77 + 3.0 rad is past pi
+    d.robot.root_quat_w[:] = torch.tensor(yaw_quats(np.array(robot_yaw)), dtype=torch.float32)
+    got = obs.ref_heading_error(d).numpy()
+    for row, (t, psi) in enumerate(zip(times, robot_yaw, strict=True)):
+        diff = TURN * (t + DT) - psi  # the reference one control step ahead
+        np.testing.assert_allclose(got[row], [math.sin(diff), math.cos(diff)], atol=1e-5)
+
+
+def test_deploy_root_velocity_matches_the_training_library(tmp_path) -> None:
+    clip = root_path_clip(turning=True)
+    track = ReferenceTrack.load(save_clip(clip, tmp_path / "reference.npz"), list(SPEC.joint_names))
+    times = [0.0, 0.37, 1.999]
+    d = step_data(clip, times)
+    for row, t in enumerate(times):
+        world = track.root_lin_vel_at(t + DT)
+        q = track.root_quat_at(t + DT)
+        ours = quat_np.rotate(quat_np.conjugate(q), world)
+        np.testing.assert_allclose(ours, obs.ref_root_lin_vel_b(d)[row].numpy(), atol=1e-5)
+
+
+def test_deploy_track_refuses_a_clip_without_its_root_body(clip, tmp_path) -> None:
+    from humimic.errors import InputFileError
+
+    path = save_clip(clip, tmp_path / "reference.npz")
+    with pytest.raises(InputFileError, match="lacks the root body 'torso'"):
+        ReferenceTrack.load(path, list(SPEC.joint_names), root_body="torso")

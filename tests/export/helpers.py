@@ -31,18 +31,22 @@ TINY = [
 
 
 @functools.cache
-def trained_run(amplitude_rad: float = 0.4, seconds: float = 1.0) -> Path:
-    """Run folder of a 1-iteration policy on an arm-wave clip (amplitude 0: standing still)."""
+def trained_run(
+    amplitude_rad: float = 0.4, seconds: float = 1.0, extra: tuple[str, ...] = ()
+) -> Path:
+    """Run folder of a 1-iteration policy on an arm-wave clip (amplitude 0: standing still);
+    ``extra``: more config overrides (e.g. observation terms)."""
     root = Path(tempfile.mkdtemp(prefix="humimic_export_test_"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     wave = arm_wave_clip(seconds=seconds, amplitude_rad=amplitude_rad)
     clip = save_clip(wave, root / "clip.npz")
-    cfg = compose("train", [*TINY, f"task.motion.files=[{clip}]", f"runner.run_dir={root / 'run'}"])
+    files, run_dir = f"task.motion.files=[{clip}]", f"runner.run_dir={root / 'run'}"
+    cfg = compose("train", [*TINY, files, run_dir, *extra])
     return train(cfg)
 
 
 @functools.cache
-def exported(amplitude_rad: float = 0.4, seconds: float = 1.0) -> Path:
+def exported(amplitude_rad: float = 0.4, seconds: float = 1.0, extra: tuple[str, ...] = ()) -> Path:
     """Controller folder exported from :func:`trained_run` (treat as read-only)."""
-    run = trained_run(amplitude_rad, seconds)
+    run = trained_run(amplitude_rad, seconds, extra)
     return export_controller(run, run.parent / "controller")

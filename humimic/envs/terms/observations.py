@@ -133,3 +133,25 @@ def ref_projected_gravity(d: StepData, ahead_steps: int = 1) -> Tensor:
     world position or yaw estimate.
     """
     return quat_torch.projected_gravity_b(_ref_ahead(d, ahead_steps).root_quat_w)
+
+
+@register("observation")
+def ref_heading_error(d: StepData, ahead_steps: int = 1) -> Tensor:
+    """Reference root yaw minus the robot's, ``ahead_steps`` ahead, as (sin, cos), (N, 2).
+
+    The one orientation error the gravity terms leave out: without it the robot cannot see
+    that it walks off the clip's course. Deploy reads the yaw from the IMU quaternion,
+    aligned to the clip at the episode's first step (training starts on the reference).
+    """
+    diff = quat_torch.yaw(_ref_ahead(d, ahead_steps).root_quat_w) - quat_torch.yaw(
+        d.robot.root_quat_w
+    )
+    return torch.stack((torch.sin(diff), torch.cos(diff)), dim=1)
+
+
+@register("observation")
+def ref_root_lin_vel_b(d: StepData, ahead_steps: int = 1) -> Tensor:
+    """Reference root linear velocity in the reference root frame, ``ahead_steps`` ahead,
+    (N, 3), m/s: the speed and direction the clip asks for, from the clip alone."""
+    ref = _ref_ahead(d, ahead_steps)
+    return quat_torch.rotate_inverse(ref.root_quat_w, ref.root_lin_vel_w)
