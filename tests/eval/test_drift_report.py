@@ -1,0 +1,51 @@
+"""tools/drift_report.py: the pelvis error split into along-track, cross-track and yaw."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        "drift_report", ROOT / "tools" / "drift_report.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def root(x: float, y: float, z: float, yaw_deg: float) -> list[float]:
+    half = math.radians(yaw_deg) / 2
+    return [x, y, z, math.cos(half), 0.0, 0.0, math.sin(half)]
+
+
+def test_drift_is_split_in_the_reference_heading_frame():
+    # the reference faces +y at (1, 1); episode 0 is 0.2 m ahead of it and 0.1 m to its
+    # right, turned 10 degrees further left; episode 1 has fallen and does not count
+    ref = np.array([[root(1.0, 1.0, 0.75, 90.0)], [root(1.0, 1.0, 0.75, 90.0)]])
+    robot = np.array([[root(1.1, 1.2, 0.74, 100.0)], [root(3.0, 3.0, 0.10, 0.0)]])
+    r = _tool().drift_at(robot, ref, 0)
+    assert r["upright"] == 0.5
+    assert r["along_mm"] == pytest.approx(200.0, abs=1e-6)
+    assert r["cross_mm"] == pytest.approx(-100.0, abs=1e-6)
+    assert r["error_mm"] == pytest.approx(1000.0 * math.hypot(0.1, 0.2), abs=1e-6)
+    assert r["yaw_deg"] == pytest.approx(10.0, abs=1e-6)
+    assert r["along_mm_std"] == 0.0
+
+
+def test_yaw_error_wraps_and_all_fallen_gives_nan():
+    ref = np.array([[root(0.0, 0.0, 0.75, 170.0)], [root(0.0, 0.0, 0.75, 170.0)]])
+    robot = np.array([[root(0.0, 0.0, 0.75, -170.0)], [root(0.0, 0.0, 0.75, -150.0)]])
+    r = _tool().drift_at(robot, ref, 0)
+    assert r["yaw_deg"] == pytest.approx(30.0, abs=1e-6)  # +20 and +40, not -340
+    assert r["yaw_deg_std"] == pytest.approx(10.0, abs=1e-6)
+    robot[:, :, 2] = 0.2
+    fallen = _tool().drift_at(robot, ref, 0)
+    assert fallen["upright"] == 0.0 and math.isnan(fallen["cross_mm"])
