@@ -7,7 +7,9 @@ the end of the clip, splits the pelvis position error (robot minus reference, gr
 into *along-track* (the reference's heading direction) and *cross-track* (its left), and
 gives the yaw error. Only episodes still upright (pelvis above 0.3 m) at that time count.
 Along-track error means the robot walks too fast or too slow; cross-track error growing
-with a steady yaw error means it walks off course because it faces the wrong way.
+with a steady yaw error means it walks off course because it faces the wrong way. The yaw
+error at one instant includes the reference pelvis's own gait swing (±26° about the course
+on CMU 02_01), so read it across the four times, not at one.
 """
 
 from __future__ import annotations
