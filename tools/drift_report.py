@@ -15,10 +15,7 @@ on CMU 02_01), so read it across the four times, not at one.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,25 +61,6 @@ def drift_at(robot_root: np.ndarray, ref_root: np.ndarray, frame: int) -> dict[s
     return out
 
 
-def rollout_roots(checkpoint: Path, motion: Path, episodes: int, noise: bool) -> tuple:
-    """(robot root (E, T, 7), reference root (E, T, 7)) of the evaluation protocol."""
-    from humimic.eval.runner import _rollout, eval_config
-    from humimic.runs import resolve_run
-    from humimic.train.runner import build_runner, load_run_config
-
-    run, ckpt = resolve_run(checkpoint)
-    cfg = eval_config(load_run_config(run.root), motion, episodes, noise)
-    cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
-    runner = build_runner(cfg, None)
-    with contextlib.redirect_stdout(io.StringIO()):
-        policy = runner.get_inference_policy()
-    try:
-        rec = _rollout(runner.env, policy)
-    finally:
-        runner.env.close()
-    return rec["robot_root"], rec["ref_root"]
-
-
 def main(argv: list[str]) -> int:
     """Print the drift table; exit code 2 on bad input."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -91,13 +69,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--episodes", type=int, default=16, help="episodes (16)")
     parser.add_argument("--noise", action="store_true", help="training observation noise on")
     args = parser.parse_args(argv)
+    from humimic.eval.runner import policy_rollout
+
     try:
-        robot, ref = rollout_roots(args.checkpoint, args.motion, args.episodes, args.noise)
+        rec = policy_rollout(args.checkpoint, args.motion, args.episodes, args.noise).record
     except HumimicError as err:
         print(f"drift_report: error: {err}", file=sys.stderr)
         return 2
     print(f"{'clip':>5} {'upright':>7} {'error mm':>8} {'along mm':>12} {'cross mm':>12}"
           f" {'yaw deg':>12}")  # fmt: skip
+    robot, ref = rec["robot_root"], rec["ref_root"]
     last = robot.shape[1] - 1
     for frac in FRACTIONS:
         r = drift_at(robot, ref, round(frac * last))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from humimic.config.train import TrainCfg
 from humimic.errors import ConfigError, HumimicError
 from humimic.eval.report import METRICS_FILE, EvalReport, Summary, TrackingMetrics
 from humimic.json_contract import write_report
-from humimic.runs import resolve_run
+from humimic.runs import RunDir, resolve_run
 
 
 def resolve_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, Path]:
@@ -87,20 +87,10 @@ def evaluate(
         Path of ``metrics.json``.
     """
     from humimic.eval.plots import plot_errors
-    from humimic.train.runner import build_runner, load_run_config
 
-    run, ckpt = resolve_run(run_or_checkpoint)
-    cfg = eval_config(load_run_config(run.root), motion, episodes, noise, randomize)
-    cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
-    out = Path(out_dir) if out_dir is not None else run.eval_dir(ckpt)
-    runner = build_runner(cfg, None)
-    env = runner.env
-    with contextlib.redirect_stdout(io.StringIO()):
-        policy = runner.get_inference_policy()
-    try:
-        rec = _rollout(env, policy)
-    finally:
-        env.close()
+    r = policy_rollout(run_or_checkpoint, motion, episodes, noise, randomize)
+    env, cfg, ckpt, rec = r.env, r.cfg, r.checkpoint, r.record
+    out = Path(out_dir) if out_dir is not None else r.run.eval_dir(ckpt)
     metrics, elr = _score(env, rec)
     plots = plot_errors(metrics.to_json(), out, stem="tracking")
     video_name = None
@@ -113,6 +103,45 @@ def evaluate(
         plots=tuple(p.name for p in plots), video=video_name,
     )  # fmt: skip
     return write_report(out / METRICS_FILE, report)
+
+
+@dataclass(frozen=True)
+class PolicyRollout:
+    """One evaluation-protocol rollout of a checkpoint (the env is closed)."""
+
+    env: Any
+    """The closed tracking env (model, spec, layout, sigma and control_dt stay readable)."""
+    cfg: TrainCfg
+    """The run's config turned into the evaluation protocol."""
+    run: RunDir
+    checkpoint: Path
+    record: dict[str, np.ndarray]
+    """Arrays (E, T, ...) of :func:`_rollout`."""
+
+
+def policy_rollout(
+    run_or_checkpoint: str | Path,
+    motion: str | Path | None,
+    episodes: int,
+    noise: bool = False,
+    randomize: bool = False,
+) -> PolicyRollout:
+    """Roll a checkpoint out once from phase 0 under the evaluation protocol (arguments as
+    :func:`evaluate`)."""
+    from humimic.train.runner import build_runner, load_run_config
+
+    run, ckpt = resolve_run(run_or_checkpoint)
+    cfg = eval_config(load_run_config(run.root), motion, episodes, noise, randomize)
+    cfg = replace(cfg, runner=replace(cfg.runner, resume=str(ckpt)))
+    runner = build_runner(cfg, None)
+    env = runner.env
+    with contextlib.redirect_stdout(io.StringIO()):
+        policy = runner.get_inference_policy()
+    try:
+        rec = _rollout(env, policy)
+    finally:
+        env.close()
+    return PolicyRollout(env, cfg, run, ckpt, rec)
 
 
 def _rollout(env: Any, policy: Any) -> dict[str, np.ndarray]:
