@@ -26,6 +26,9 @@ Manifests of older exports name terms by PBHC's words (``base_ang_vel``, ``dof_p
   control_dt`` minus the robot's yaw from the IMU quaternion. The IMU's yaw origin is
   arbitrary, so the robot's yaw is re-based onto the clip's at the first step after
   :meth:`ObservationBuilder.reset` (training starts every episode on the reference).
+* ``ref_torso_heading_error``: the same for the torso, whose yaw is the pelvis orientation
+  turned through the waist joints (:func:`torso_yaw`, the training term's formula), for
+  the clip and for the robot (IMU quaternion and joint encoders).
 
 Terms that need the robot's world position (e.g. ``ref_future``) are refused: the G1 has no
 state estimator here.
@@ -43,6 +46,7 @@ from humimic.deploy.reference import ReferenceTrack
 from humimic.errors import ConfigError
 from humimic.export.manifest import ControllerManifest
 from humimic.geometry import quat_np
+from humimic.robot.torso import Axis, waist_columns
 
 _DOWN = np.array([0.0, 0.0, -1.0])
 
@@ -51,7 +55,7 @@ TermFn = Callable[[RobotState, np.ndarray, float, float], np.ndarray]
 
 REFERENCE_TERMS = (
     "ref_joint_pos", "ref_joint_vel", "ref_projected_gravity", "ref_heading_error",
-    "ref_root_lin_vel_b",
+    "ref_root_lin_vel_b", "ref_torso_heading_error",
 )  # fmt: skip
 """Terms read from the reference clip (need a :class:`ReferenceTrack`)."""
 
@@ -61,29 +65,39 @@ def _gravity_b(quat_wxyz: np.ndarray) -> np.ndarray:
     return quat_np.rotate(quat_np.conjugate(q), _DOWN)
 
 
+def torso_yaw(quat_wxyz: np.ndarray, joint_pos: np.ndarray, chain: list[tuple[int, Axis]]) -> float:
+    """Yaw (rad) of the torso: the pelvis orientation (wxyz) turned through the waist
+    ``chain`` (:func:`humimic.robot.torso.waist_columns`) by ``joint_pos`` (J,) rad; the
+    training term's formula."""
+    q = quat_np.normalize(quat_wxyz)
+    for col, axis in chain:
+        q = quat_np.multiply(q, quat_np.from_axis_angle(np.asarray(axis), joint_pos[col]))
+    return float(quat_np.yaw(q))
+
+
 class HeadingAlignment:
-    """The robot's yaw (IMU) in the reference clip's yaw frame, held for an episode.
+    """A robot yaw measured on the robot (IMU), in the reference clip's yaw frame, held for
+    an episode.
 
     Args:
-        reference: The controller's reference clip.
+        ref_yaw_at: Clip time (s) -> the reference's yaw of the same body, rad.
     """
 
-    def __init__(self, reference: ReferenceTrack) -> None:
-        self.reference = reference
+    def __init__(self, ref_yaw_at: Callable[[float], float]) -> None:
+        self.ref_yaw_at = ref_yaw_at
         self.offset_rad: float | None = None
-        """IMU yaw minus clip yaw at the episode's first step; None until that step."""
+        """Measured yaw minus clip yaw at the episode's first step; None until that step."""
 
     def reset(self) -> None:
         """Forget the offset: the next call re-bases onto the clip."""
         self.offset_rad = None
 
-    def robot_yaw(self, quat_wxyz: np.ndarray, time_s: float) -> float:
+    def robot_yaw(self, measured_yaw: float, time_s: float) -> float:
         """Robot yaw (rad) in the clip's frame; the first call after a reset sets the offset
         so that the robot faces the clip's heading at ``time_s``."""
-        imu_yaw = float(quat_np.yaw(quat_np.normalize(quat_wxyz)))
         if self.offset_rad is None:
-            self.offset_rad = imu_yaw - float(quat_np.yaw(self.reference.root_quat_at(time_s)))
-        return imu_yaw - self.offset_rad
+            self.offset_rad = measured_yaw - self.ref_yaw_at(time_s)
+        return measured_yaw - self.offset_rad
 
 
 def _heading_error(ref_yaw: float, robot_yaw: float) -> np.ndarray:
@@ -94,10 +108,12 @@ def _heading_error(ref_yaw: float, robot_yaw: float) -> np.ndarray:
 def _term_fns(
     default_pos: np.ndarray,
     reference: ReferenceTrack | None,
-    heading: HeadingAlignment | None,
+    joint_names: list[str],
+    alignments: list[HeadingAlignment],
     control_dt: float,
 ) -> dict[str, Callable[..., TermFn]]:
-    """Term name -> factory taking the term's params and returning its function."""
+    """Term name -> factory taking the term's params and returning its function; each
+    heading term's factory appends its :class:`HeadingAlignment` to ``alignments``."""
 
     def ahead(fn: Callable[[float], np.ndarray]) -> Callable[..., TermFn]:
         def make(ahead_steps: int = 1) -> TermFn:
@@ -115,26 +131,48 @@ def _term_fns(
         "projected_gravity": lambda: lambda s, a, p, t: _gravity_b(s.quat_wxyz),
         "ref_motion_phase": lambda: lambda s, a, p, t: np.array([p]),
     }
-    if reference is not None:
-        fns["ref_joint_pos"] = ahead(lambda t: reference.joint_pos_at(t) - default_pos)
-        fns["ref_joint_vel"] = ahead(reference.joint_vel_at)
-        fns["ref_projected_gravity"] = ahead(lambda t: _gravity_b(reference.root_quat_at(t)))
-        fns["ref_root_lin_vel_b"] = ahead(
-            lambda t: quat_np.rotate(
-                quat_np.conjugate(quat_np.normalize(reference.root_quat_at(t))),
-                reference.root_lin_vel_at(t),
-            )
+    if reference is None:
+        return fns
+    ref = reference
+    fns["ref_joint_pos"] = ahead(lambda t: ref.joint_pos_at(t) - default_pos)
+    fns["ref_joint_vel"] = ahead(ref.joint_vel_at)
+    fns["ref_projected_gravity"] = ahead(lambda t: _gravity_b(ref.root_quat_at(t)))
+    fns["ref_root_lin_vel_b"] = ahead(
+        lambda t: quat_np.rotate(
+            quat_np.conjugate(quat_np.normalize(ref.root_quat_at(t))), ref.root_lin_vel_at(t)
         )
-    if reference is not None and heading is not None:
+    )
 
-        def make_heading(ahead_steps: int = 1) -> TermFn:
-            def fn(s: RobotState, a: np.ndarray, p: float, t: float) -> np.ndarray:
-                ref_yaw = float(quat_np.yaw(reference.root_quat_at(t + ahead_steps * control_dt)))
-                return _heading_error(ref_yaw, heading.robot_yaw(s.quat_wxyz, t))
+    def heading_term(
+        ref_yaw_at: Callable[[float], float], measured_yaw: Callable[[RobotState], float],
+        ahead_steps: int,
+    ) -> TermFn:  # fmt: skip
+        align = HeadingAlignment(ref_yaw_at)
+        alignments.append(align)
 
-            return fn
+        def fn(s: RobotState, a: np.ndarray, p: float, t: float) -> np.ndarray:
+            robot = align.robot_yaw(measured_yaw(s), t)
+            return _heading_error(ref_yaw_at(t + ahead_steps * control_dt), robot)
 
-        fns["ref_heading_error"] = make_heading
+        return fn
+
+    def pelvis_heading(ahead_steps: int = 1) -> TermFn:
+        return heading_term(
+            lambda t: float(quat_np.yaw(quat_np.normalize(ref.root_quat_at(t)))),
+            lambda s: float(quat_np.yaw(quat_np.normalize(s.quat_wxyz))),
+            ahead_steps,
+        )
+
+    def torso_heading(ahead_steps: int = 1) -> TermFn:
+        chain = waist_columns(joint_names)
+        return heading_term(
+            lambda t: torso_yaw(ref.root_quat_at(t), ref.joint_pos_at(t), chain),
+            lambda s: torso_yaw(s.quat_wxyz, np.asarray(s.joint_pos, np.float64), chain),
+            ahead_steps,
+        )
+
+    fns["ref_heading_error"] = pelvis_heading
+    fns["ref_torso_heading_error"] = torso_heading
     return fns
 
 
@@ -144,7 +182,7 @@ def expected_sizes(num_joints: int) -> dict[str, int]:
     return {"actions": j, "root_ang_vel_b": 3, "joint_pos_rel": j, "joint_vel": j,
             "projected_gravity": 3, "ref_motion_phase": 1, "ref_joint_pos": j,
             "ref_joint_vel": j, "ref_projected_gravity": 3, "ref_heading_error": 2,
-            "ref_root_lin_vel_b": 3}  # fmt: skip
+            "ref_root_lin_vel_b": 3, "ref_torso_heading_error": 2}  # fmt: skip
 
 
 class ObservationBuilder:
@@ -164,8 +202,12 @@ class ObservationBuilder:
     ) -> None:
         obs = manifest.observation
         default = np.asarray(manifest.default_joint_pos, np.float64)
-        self.heading = HeadingAlignment(reference) if reference is not None else None
-        fns = _term_fns(default, reference, self.heading, float(manifest.control_dt))
+        self.alignments: list[HeadingAlignment] = []
+        """One per heading term, re-based at the first step after :meth:`reset`."""
+        fns = _term_fns(
+            default, reference, list(manifest.joint_names), self.alignments,
+            float(manifest.control_dt),
+        )  # fmt: skip
         sizes = expected_sizes(manifest.num_joints)
         kinds = [canonical_term("observation", t.fn) for t in obs.terms]
         for t, fn in zip(obs.terms, kinds, strict=True):
@@ -205,8 +247,8 @@ class ObservationBuilder:
     def reset(self) -> None:
         """Zero the history and re-base the heading (start of an episode)."""
         self.history[:] = 0.0
-        if self.heading is not None:
-            self.heading.reset()
+        for align in self.alignments:
+            align.reset()
 
     def build(
         self, state: RobotState, last_action: np.ndarray, phase: float, time_s: float = 0.0

@@ -71,4 +71,6 @@ class StepData:
     motion: MotionLibrary | None = None
     clip_ids: Tensor | None = None
     times_s: Tensor | None = None
+    joint_names: tuple[str, ...] = ()
+    """Joint names in the order of the J axis (terms that name a joint look it up here)."""
     extras: dict[str, Tensor] = field(default_factory=dict)

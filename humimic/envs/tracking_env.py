@@ -148,6 +148,7 @@ class TrackingEnv:
             motion=self.motion,
             clip_ids=self.clip_ids,
             times_s=times,
+            joint_names=tuple(self.spec.joint_names),
         )
 
     # ------------------------------------------------------------------ VecEnv API

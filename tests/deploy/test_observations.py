@@ -79,12 +79,14 @@ def test_same_vector_as_training_env(controller: Path) -> None:
 
 def test_heading_and_root_velocity_terms_match_training_env() -> None:
     """The opt-in reference terms, added from the command line, are built identically: the
-    heading error as the robot turns under random actions, the root velocity of the clip."""
+    pelvis and torso heading errors as the robot turns (and twists its waist) under random
+    actions, the root velocity of the clip."""
     extra = ("+task.observations.actor.terms.ref_heading_error.noise=0.05",
+             "+task.observations.actor.terms.ref_torso_heading_error.noise=0.05",
              "+task.observations.actor.terms.ref_root_lin_vel_b.params.ahead_steps=2")  # fmt: skip
     controller = exported(extra=extra)
     kinds = [t.fn for t in load_manifest(controller).observation.terms]
-    assert {"ref_heading_error", "ref_root_lin_vel_b"} <= set(kinds)
+    assert {"ref_heading_error", "ref_torso_heading_error", "ref_root_lin_vel_b"} <= set(kinds)
     worst, moved = builder_gap(controller, trained_run(extra=extra))
     assert moved > 0.05
     assert worst <= 1e-6
@@ -214,3 +216,40 @@ def test_heading_error_rebases_the_imu_yaw_onto_the_clip() -> None:
     builder.reset()  # a new episode re-bases: now facing the clip at 0.8 s
     again = builder.build(state(0.3 + offset), np.zeros(23), 0.0, 0.8)
     np.testing.assert_allclose(again, [np.sin(turn * dt), np.cos(turn * dt)], atol=1e-6)
+
+
+def test_torso_heading_adds_the_waist_joint_and_rebases_separately() -> None:
+    """Both heading terms in one controller: the clip's pelvis turns at 0.5 rad/s with the
+    waist held at -0.2 rad; each term re-bases its own yaw at the first step."""
+    manifest = load_manifest(exported())
+    dt, turn, ref_waist = manifest.control_dt, 0.5, -0.2
+    waist = list(manifest.joint_names).index("waist_yaw_joint")
+    yaw = turn * np.arange(101) / 50.0
+    quats = np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], axis=1)
+    joints = np.zeros((101, 23))
+    joints[:, waist] = ref_waist
+    track = ReferenceTrack(joints, np.zeros((101, 23)), quats, np.zeros((101, 3)), fps=50.0)
+    terms = [ObservationTerm("pelvis", "ref_heading_error", 2, 1.0),
+             ObservationTerm("torso", "ref_torso_heading_error", 2, 1.0)]  # fmt: skip
+    builder = ObservationBuilder(
+        replace(manifest, observation=ObservationSpec("actor", terms, 0, [], 100.0)), track
+    )
+
+    def state(imu_yaw: float, waist_rad: float) -> RobotState:
+        q = np.array([np.cos(imu_yaw / 2), 0.0, 0.0, np.sin(imu_yaw / 2)])
+        joint_pos = np.zeros(23)
+        joint_pos[waist] = waist_rad
+        return RobotState(joint_pos, np.zeros(23), q, np.zeros(3))
+
+    def sincos(angle: float) -> list[float]:
+        return [np.sin(angle), np.cos(angle)]
+
+    offset = 1.0  # IMU yaw origin against the clip's
+    first = builder.build(state(0.1 + offset, 0.3), np.zeros(23), 0.0, 0.2)
+    # each robot yaw is re-based onto the clip's at 0.2 s: only the clip's turn remains
+    np.testing.assert_allclose(first, sincos(turn * dt) * 2, atol=1e-6)
+    later = builder.build(state(0.5 + offset, -0.1), np.zeros(23), 0.0, 0.8)
+    # pelvis: the robot turned 0.4 rad since the first step; torso: 0.4 - 0.4 = 0 rad
+    pelvis = turn * (0.8 + dt) - (turn * 0.2 + 0.4)
+    torso = turn * (0.8 + dt) + ref_waist - (turn * 0.2 + ref_waist + 0.0)
+    np.testing.assert_allclose(later, sincos(pelvis) + sincos(torso), atol=1e-6)

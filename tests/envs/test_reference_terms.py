@@ -7,18 +7,22 @@ so every expected value is computed from that formula, not from the code under t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from humimic.deploy.observations import torso_yaw as deploy_torso_yaw
 from humimic.deploy.reference import ReferenceTrack
 from humimic.envs.motion_library import MotionLibrary
 from humimic.envs.step_data import ContactState, StepData
 from humimic.envs.terms import observations as obs
+from humimic.errors import ConfigError
 from humimic.geometry import quat_np
 from humimic.motion.clip import save_clip
 from humimic.robot.spec import load_robot_spec
+from humimic.robot.torso import waist_columns
 from humimic.sim.backend import SimState
 from humimic.testing.synthetic_clips import arm_wave_clip, clip_from_joint_trajectory
 
@@ -35,9 +39,10 @@ def yaw_quats(yaw: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(yaw / 2), 0 * yaw, 0 * yaw, np.sin(yaw / 2)], axis=1)
 
 
-def root_path_clip(turning: bool) -> object:
+def root_path_clip(turning: bool, waist_rad: float = 0.0) -> object:
     """Default pose on a moving root, 2 s at 50 fps. Turning: yaw ``TURN·t`` and forward at
-    ``SPEED`` on the arc of radius SPEED/TURN. Not turning: facing +y, sliding along +x."""
+    ``SPEED`` on the arc of radius SPEED/TURN. Not turning: facing +y, sliding along +x.
+    The waist-yaw joint is held at ``waist_rad``."""
     t = np.arange(round(2.0 * FPS) + 1) / FPS
     height = float(SPEC.default_root_height)
     if turning:
@@ -48,6 +53,7 @@ def root_path_clip(turning: bool) -> object:
         xy, yaw = np.stack([SPEED * t, 0 * t], axis=1), np.full_like(t, np.pi / 2)
     root = np.column_stack([xy, np.full_like(t, height)])
     joints = np.tile(np.asarray(SPEC.default_joint_pos, float), (len(t), 1))
+    joints[:, SPEC.joint_names.index("waist_yaw_joint")] = waist_rad
     return clip_from_joint_trajectory(SPEC.variant, FPS, root, yaw_quats(yaw), joints)
 
 
@@ -177,6 +183,46 @@ def test_ref_heading_error_is_reference_yaw_minus_robot_yaw() -> None:
     for row, (t, psi) in enumerate(zip(times, robot_yaw, strict=True)):
         diff = TURN * (t + DT) - psi  # the reference one control step ahead
         np.testing.assert_allclose(got[row], [math.sin(diff), math.cos(diff)], atol=1e-5)
+
+
+def test_ref_torso_heading_error_adds_the_waist_yaw_on_both_sides() -> None:
+    times, ref_waist = [0.5, 1.5], 0.2
+    d = step_data(root_path_clip(turning=True, waist_rad=ref_waist), times)
+    d = replace(d, joint_names=tuple(SPEC.joint_names))
+    robot_yaw, robot_waist = [0.3, -3.0], [0.1, -0.4]
+    d.robot.root_quat_w[:] = torch.tensor(yaw_quats(np.array(robot_yaw)), dtype=torch.float32)
+    d.robot.joint_pos[:, SPEC.joint_names.index("waist_yaw_joint")] = torch.tensor(robot_waist)
+    got = obs.ref_torso_heading_error(d).numpy()
+    for row, t in enumerate(times):
+        # upright bodies, waist roll and pitch at 0: torso yaw = root yaw + waist yaw
+        diff = TURN * (t + DT) + ref_waist - (robot_yaw[row] + robot_waist[row])
+        np.testing.assert_allclose(got[row], [math.sin(diff), math.cos(diff)], atol=1e-5)
+    with pytest.raises(ConfigError, match="none of the waist joints"):
+        obs.ref_torso_heading_error(replace(d, joint_names=("left_knee_joint",)))
+
+
+def test_torso_yaw_is_the_torso_link_yaw_of_the_model() -> None:
+    """The formula against MuJoCo's own kinematics: a tilted pelvis, the 3-DoF waist turned,
+    rolled and pitched (the default variant has all three)."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_path(str(SPEC.mjcf_path))
+    data = mujoco.MjData(model)
+    tilt = quat_np.from_euler(np.array([0.3, -0.2, 1.1]), "xyz")  # roll, pitch, yaw
+    data.qpos[3:7] = tilt
+    joint_pos = np.zeros((1, SPEC.num_joints))
+    for name, angle in (("waist_yaw_joint", 0.7), ("waist_roll_joint", 0.4),
+                        ("waist_pitch_joint", -0.5)):  # fmt: skip
+        data.qpos[model.joint(name).qposadr[0]] = angle
+        joint_pos[0, SPEC.joint_names.index(name)] = angle
+    mujoco.mj_kinematics(model, data)
+    want = float(quat_np.yaw(data.body("torso_link").xquat))
+    names = tuple(SPEC.joint_names)
+    got = obs.torso_yaw(torch.tensor(tilt[None]), torch.tensor(joint_pos), names)
+    np.testing.assert_allclose(got.numpy(), [want], atol=1e-9)
+    assert abs(want - (1.1 + 0.7)) > 0.05  # tilt, roll and pitch matter: not a plain sum
+    chain = waist_columns(names)
+    assert deploy_torso_yaw(tilt, joint_pos[0], chain) == pytest.approx(want, abs=1e-9)
 
 
 def test_deploy_root_velocity_matches_the_training_library(tmp_path) -> None:

@@ -12,6 +12,7 @@ from humimic.envs.motion_library import RefState
 from humimic.envs.registry import register
 from humimic.envs.step_data import StepData
 from humimic.geometry import quat_torch
+from humimic.robot.torso import waist_columns
 
 
 @register("observation")
@@ -145,6 +146,33 @@ def ref_heading_error(d: StepData, ahead_steps: int = 1) -> Tensor:
     """
     diff = quat_torch.yaw(_ref_ahead(d, ahead_steps).root_quat_w) - quat_torch.yaw(
         d.robot.root_quat_w
+    )
+    return torch.stack((torch.sin(diff), torch.cos(diff)), dim=1)
+
+
+def torso_yaw(root_quat_w: Tensor, joint_pos: Tensor, joint_names: tuple[str, ...]) -> Tensor:
+    """Yaw of the torso, (N,) rad, from the root orientation (N, 4) and the joint angles
+    (N, J) rad: the root turned through the waist chain (:mod:`humimic.robot.torso`)."""
+    q = root_quat_w
+    for col, axis in waist_columns(joint_names):
+        axes = torch.tensor(axis, dtype=q.dtype, device=q.device).expand(q.shape[0], 3)
+        q = quat_torch.multiply(q, quat_torch.from_axis_angle(axes, joint_pos[:, col]))
+    return quat_torch.yaw(q)
+
+
+@register("observation")
+def ref_torso_heading_error(d: StepData, ahead_steps: int = 1) -> Tensor:
+    """Reference torso yaw minus the robot's, ``ahead_steps`` ahead, as (sin, cos), (N, 2).
+
+    As :func:`ref_heading_error` on the torso (BeyondMimic's anchor): the pelvis swings
+    with the gait (±26° about the course on CMU 02_01) while the torso holds the course
+    (±9°), so this error carries drift rather than gait. Deploy computes it with the same
+    formula from the IMU quaternion and the waist encoders.
+    """
+    ref = _ref_ahead(d, ahead_steps)
+    names = d.joint_names
+    diff = torso_yaw(ref.root_quat_w, ref.joint_pos, names) - torso_yaw(
+        d.robot.root_quat_w, d.robot.joint_pos, names
     )
     return torch.stack((torch.sin(diff), torch.cos(diff)), dim=1)
 
