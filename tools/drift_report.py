@@ -5,11 +5,13 @@
 Rolls the checkpoint out as ``humimic eval`` does and, at a quarter, half, three quarters and
 the end of the clip, splits the pelvis position error (robot minus reference, ground plane)
 into *along-track* (the reference's heading direction) and *cross-track* (its left), and
-gives the yaw error. Only episodes still upright (pelvis above 0.3 m) at that time count.
+gives the yaw error of the pelvis and of the torso (the pelvis turned through the waist).
+Only episodes still upright (pelvis above 0.3 m) at that time count.
 Along-track error means the robot walks too fast or too slow; cross-track error growing
 with a steady yaw error means it walks off course because it faces the wrong way. The yaw
-error at one instant includes the reference pelvis's own gait swing (±26° about the course
-on CMU 02_01), so read it across the four times, not at one.
+error of the pelvis at one instant includes the reference pelvis's own gait swing (±26°
+about the course on CMU 02_01; its torso: ±9°), so read it across the four times, or read
+the torso's.
 """
 
 from __future__ import annotations
@@ -20,26 +22,40 @@ from pathlib import Path
 
 import numpy as np
 
+from humimic.deploy.observations import torso_yaw
 from humimic.errors import HumimicError
 from humimic.eval.metrics import FALL_HEIGHT_M
 from humimic.geometry import quat_np
+from humimic.robot.torso import waist_columns
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+COLUMNS = (("along_mm", 0), ("cross_mm", 0), ("yaw_deg", 1), ("torso_deg", 1))
+"""Printed columns: key and decimals."""
 
 
-def drift_at(robot_root: np.ndarray, ref_root: np.ndarray, frame: int) -> dict[str, float]:
+def _wrapped_deg(rad: np.ndarray) -> np.ndarray:
+    return np.degrees(np.angle(np.exp(1j * rad)))
+
+
+def drift_at(
+    robot_root: np.ndarray,
+    ref_root: np.ndarray,
+    frame: int,
+    torso_yaw: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, float]:
     """Pelvis drift at one frame over the upright episodes, mm and degrees.
 
     Args:
         robot_root: (E, T, 7) robot root position (m, world) then quaternion (w-first).
         ref_root: (E, T, 7) the reference's, same layout.
         frame: Frame index.
+        torso_yaw: (E, T) torso yaw of the robot and of the reference, rad; optional.
 
     Returns:
         ``upright`` (share of episodes), ``error_mm`` (mean ground-plane distance),
         ``along_mm`` / ``cross_mm`` (mean and ``_std``; cross positive to the reference's
-        left) and ``yaw_deg`` (robot minus reference, wrapped to ±180, mean and ``_std``).
-        NaN where no episode is upright.
+        left), ``yaw_deg`` (robot minus reference, wrapped to ±180, mean and ``_std``) and,
+        with ``torso_yaw``, ``torso_deg`` likewise. NaN where no episode is upright.
     """
     robot, ref = robot_root[:, frame], ref_root[:, frame]
     up = robot[:, 2] > FALL_HEIGHT_M
@@ -47,17 +63,18 @@ def drift_at(robot_root: np.ndarray, ref_root: np.ndarray, frame: int) -> dict[s
     heading = quat_np.yaw(ref[up, 3:])
     along = d[:, 0] * np.cos(heading) + d[:, 1] * np.sin(heading)
     cross = -d[:, 0] * np.sin(heading) + d[:, 1] * np.cos(heading)
-    yaw = np.degrees(np.angle(np.exp(1j * (quat_np.yaw(robot[up, 3:]) - heading))))
+    errors = {"along_mm": along * 1000.0, "cross_mm": cross * 1000.0,
+              "yaw_deg": _wrapped_deg(quat_np.yaw(robot[up, 3:]) - heading)}  # fmt: skip
+    if torso_yaw is not None:
+        errors["torso_deg"] = _wrapped_deg(torso_yaw[0][up, frame] - torso_yaw[1][up, frame])
     out = {"upright": float(up.mean())}
     if not up.any():
-        keys = ("error_mm", "along_mm", "along_mm_std", "cross_mm", "cross_mm_std", "yaw_deg",
-                "yaw_deg_std")  # fmt: skip
-        return out | dict.fromkeys(keys, float("nan"))
+        nan = float("nan")
+        return out | {"error_mm": nan} | {k + s: nan for k in errors for s in ("", "_std")}
     out["error_mm"] = float(np.linalg.norm(d, axis=1).mean() * 1000.0)
-    for name, values, unit in (("along", along * 1000.0, "mm"), ("cross", cross * 1000.0, "mm"),
-                               ("yaw", yaw, "deg")):  # fmt: skip
-        out[f"{name}_{unit}"] = float(values.mean())
-        out[f"{name}_{unit}_std"] = float(values.std())
+    for key, values in errors.items():
+        out[key] = float(values.mean())
+        out[f"{key}_std"] = float(values.std())
     return out
 
 
@@ -72,20 +89,22 @@ def main(argv: list[str]) -> int:
     from humimic.eval.runner import policy_rollout
 
     try:
-        rec = policy_rollout(args.checkpoint, args.motion, args.episodes, args.noise).record
+        rollout = policy_rollout(args.checkpoint, args.motion, args.episodes, args.noise)
     except HumimicError as err:
         print(f"drift_report: error: {err}", file=sys.stderr)
         return 2
-    print(f"{'clip':>5} {'upright':>7} {'error mm':>8} {'along mm':>12} {'cross mm':>12}"
-          f" {'yaw deg':>12}")  # fmt: skip
+    rec = rollout.record
     robot, ref = rec["robot_root"], rec["ref_root"]
+    chain = waist_columns(rollout.env.spec.joint_names)
+    torso = (torso_yaw(robot[..., 3:], rec["robot_joint"], chain),
+             torso_yaw(ref[..., 3:], rec["ref_joint"], chain))  # fmt: skip
+    print(f"{'clip':>5} {'upright':>7} {'error mm':>8} {'along mm':>12} {'cross mm':>12}"
+          f" {'yaw deg':>12} {'torso deg':>12}")  # fmt: skip
     last = robot.shape[1] - 1
     for frac in FRACTIONS:
-        r = drift_at(robot, ref, round(frac * last))
-        along = f"{r['along_mm']:+6.0f} ±{r['along_mm_std']:4.0f}"
-        cross = f"{r['cross_mm']:+6.0f} ±{r['cross_mm_std']:4.0f}"
-        yaw = f"{r['yaw_deg']:+6.1f} ±{r['yaw_deg_std']:4.1f}"
-        print(f"{frac:5.2f} {r['upright']:7.2f} {r['error_mm']:8.0f} {along} {cross} {yaw}")
+        r = drift_at(robot, ref, round(frac * last), torso)
+        cells = [f"{r[k]:+6.{p}f} ±{r[k + '_std']:4.{p}f}" for k, p in COLUMNS]
+        print(f"{frac:5.2f} {r['upright']:7.2f} {r['error_mm']:8.0f} " + " ".join(cells))
     return 0
 
 

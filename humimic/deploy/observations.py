@@ -65,14 +65,16 @@ def _gravity_b(quat_wxyz: np.ndarray) -> np.ndarray:
     return quat_np.rotate(quat_np.conjugate(q), _DOWN)
 
 
-def torso_yaw(quat_wxyz: np.ndarray, joint_pos: np.ndarray, chain: list[tuple[int, Axis]]) -> float:
-    """Yaw (rad) of the torso: the pelvis orientation (wxyz) turned through the waist
-    ``chain`` (:func:`humimic.robot.torso.waist_columns`) by ``joint_pos`` (J,) rad; the
-    training term's formula."""
+def torso_yaw(
+    quat_wxyz: np.ndarray, joint_pos: np.ndarray, chain: list[tuple[int, Axis]]
+) -> np.ndarray:
+    """Yaw (rad), shape (...), of the torso: the pelvis orientation (..., 4) wxyz turned
+    through the waist ``chain`` (:func:`humimic.robot.torso.waist_columns`) by ``joint_pos``
+    (..., J) rad; the training term's formula."""
     q = quat_np.normalize(quat_wxyz)
     for col, axis in chain:
-        q = quat_np.multiply(q, quat_np.from_axis_angle(np.asarray(axis), joint_pos[col]))
-    return float(quat_np.yaw(q))
+        q = quat_np.multiply(q, quat_np.from_axis_angle(np.asarray(axis), joint_pos[..., col]))
+    return quat_np.yaw(q)
 
 
 class HeadingAlignment:
@@ -166,8 +168,8 @@ def _term_fns(
     def torso_heading(ahead_steps: int = 1) -> TermFn:
         chain = waist_columns(joint_names)
         return heading_term(
-            lambda t: torso_yaw(ref.root_quat_at(t), ref.joint_pos_at(t), chain),
-            lambda s: torso_yaw(s.quat_wxyz, np.asarray(s.joint_pos, np.float64), chain),
+            lambda t: float(torso_yaw(ref.root_quat_at(t), ref.joint_pos_at(t), chain)),
+            lambda s: float(torso_yaw(s.quat_wxyz, np.asarray(s.joint_pos, np.float64), chain)),
             ahead_steps,
         )
 

@@ -49,3 +49,15 @@ def test_yaw_error_wraps_and_all_fallen_gives_nan():
     robot[:, :, 2] = 0.2
     fallen = _tool().drift_at(robot, ref, 0)
     assert fallen["upright"] == 0.0 and math.isnan(fallen["cross_mm"])
+
+
+def test_torso_yaw_error_is_counted_on_upright_episodes_only():
+    ref = np.array([[root(0.0, 0.0, 0.75, 0.0)], [root(0.0, 0.0, 0.75, 0.0)]])
+    robot = np.array([[root(0.0, 0.0, 0.75, 0.0)], [root(0.0, 0.0, 0.10, 0.0)]])
+    # episode 0's torso is 15 degrees left of the reference torso; episode 1 has fallen
+    robot_torso = np.radians([[175.0], [90.0]])
+    ref_torso = np.radians([[160.0], [0.0]])
+    r = _tool().drift_at(robot, ref, 0, (robot_torso, ref_torso))
+    assert r["torso_deg"] == pytest.approx(15.0, abs=1e-6)
+    assert r["torso_deg_std"] == 0.0
+    assert "torso_deg" not in _tool().drift_at(robot, ref, 0)
