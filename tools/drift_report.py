@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
         return 2
     rec = rollout.record
     robot, ref = rec["robot_root"], rec["ref_root"]
-    chain = waist_columns(rollout.env.spec.joint_names)
+    chain = waist_columns(tuple(rollout.env.spec.joint_names))
     torso = (torso_yaw(robot[..., 3:], rec["robot_joint"], chain),
              torso_yaw(ref[..., 3:], rec["ref_joint"], chain))  # fmt: skip
     print(f"{'clip':>5} {'upright':>7} {'error mm':>8} {'along mm':>12} {'cross mm':>12}"

@@ -66,7 +66,7 @@ def _gravity_b(quat_wxyz: np.ndarray) -> np.ndarray:
 
 
 def torso_yaw(
-    quat_wxyz: np.ndarray, joint_pos: np.ndarray, chain: list[tuple[int, Axis]]
+    quat_wxyz: np.ndarray, joint_pos: np.ndarray, chain: tuple[tuple[int, Axis], ...]
 ) -> np.ndarray:
     """Yaw (rad), shape (...), of the torso: the pelvis orientation (..., 4) wxyz turned
     through the waist ``chain`` (:func:`humimic.robot.torso.waist_columns`) by ``joint_pos``
@@ -166,7 +166,7 @@ def _term_fns(
         )
 
     def torso_heading(ahead_steps: int = 1) -> TermFn:
-        chain = waist_columns(joint_names)
+        chain = waist_columns(tuple(joint_names))
         return heading_term(
             lambda t: float(torso_yaw(ref.root_quat_at(t), ref.joint_pos_at(t), chain)),
             lambda s: float(torso_yaw(s.quat_wxyz, np.asarray(s.joint_pos, np.float64), chain)),

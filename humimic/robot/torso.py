@@ -8,6 +8,8 @@ joints (the 23-DoF consumer G1 has the yaw only) has them welded at zero.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from humimic.errors import ConfigError
 
 Axis = tuple[float, float, float]
@@ -21,14 +23,15 @@ WAIST_CHAIN: tuple[tuple[str, Axis], ...] = (
 """(joint name, axis in its parent link) from the pelvis to the torso, in chain order."""
 
 
-def waist_columns(joint_names: list[str] | tuple[str, ...]) -> list[tuple[int, Axis]]:
-    """(column in ``joint_names``, axis) of each waist joint the robot has, pelvis first.
+@lru_cache(maxsize=8)
+def waist_columns(joint_names: tuple[str, ...]) -> tuple[tuple[int, Axis], ...]:
+    """(column in ``joint_names``, axis) of each waist joint the robot has, pelvis first;
+    cached, since the env's term asks every step.
 
     Raises:
         ConfigError: The robot has none of the waist joints.
     """
-    names = list(joint_names)
-    chain = [(names.index(n), axis) for n, axis in WAIST_CHAIN if n in names]
+    chain = tuple((joint_names.index(n), axis) for n, axis in WAIST_CHAIN if n in joint_names)
     if not chain:
         raise ConfigError(
             f"torso heading: the robot has none of the waist joints {[n for n, _ in WAIST_CHAIN]}"
