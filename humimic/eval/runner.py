@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,24 @@ def policy_rollout(
     finally:
         env.close()
     return PolicyRollout(env, cfg, run, ckpt, rec)
+
+
+def score_policy(
+    cfg: TrainCfg, policy: Callable[[Any], torch.Tensor]
+) -> tuple[TrackingMetrics, Summary]:
+    """Roll any policy out under an evaluation-protocol config (:func:`eval_config`) and
+    score it as :func:`evaluate` does: (metrics, ELR at 0.7 m).
+
+    ``policy`` maps the env's observation TensorDict to actions (E, num_actions), for a
+    learner other than the run's own (e.g. ``tools/bench_sac.py``)."""
+    from humimic.envs.tracking_env import TrackingEnv
+
+    env = TrackingEnv(cfg.task, cfg.sim, seed=cfg.runner.seed)
+    try:
+        rec = _rollout(env, policy)
+    finally:
+        env.close()
+    return _score(env, rec)
 
 
 def _rollout(env: Any, policy: Any) -> dict[str, np.ndarray]:

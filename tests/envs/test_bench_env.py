@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from humimic.motion.clip import save_clip
-from humimic.paths import REPO_ROOT
 from humimic.testing.synthetic_clips import arm_wave_clip
-
-
-def _bench_env():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_env", REPO_ROOT / "tools" / "bench_env.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.tool_module import load_tool
 
 
 def test_bench_env_takes_the_variant_from_a_29_dof_clip(tmp_path: Path) -> None:
     clip = save_clip(arm_wave_clip("g1_29dof", seconds=1.0), tmp_path / "wave29.npz")
-    env_rate, bare_rate = _bench_env().bench(clip, num_envs=2, steps=3, rounds=1)
+    env_rate, bare_rate = load_tool("bench_env").bench(clip, num_envs=2, steps=3, rounds=1)
     assert 0.0 < env_rate < bare_rate  # the env's work is on top of the physics

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "drift_report", ROOT / "tools" / "drift_report.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.tool_module import load_tool
 
 
 def root(x: float, y: float, z: float, yaw_deg: float) -> list[float]:
@@ -31,7 +20,7 @@ def test_drift_is_split_in_the_reference_heading_frame():
     # right, turned 10 degrees further left; episode 1 has fallen and does not count
     ref = np.array([[root(1.0, 1.0, 0.75, 90.0)], [root(1.0, 1.0, 0.75, 90.0)]])
     robot = np.array([[root(1.1, 1.2, 0.74, 100.0)], [root(3.0, 3.0, 0.10, 0.0)]])
-    r = _tool().drift_at(robot, ref, 0)
+    r = load_tool("drift_report").drift_at(robot, ref, 0)
     assert r["upright"] == 0.5
     assert r["along_mm"] == pytest.approx(200.0, abs=1e-6)
     assert r["cross_mm"] == pytest.approx(-100.0, abs=1e-6)
@@ -43,11 +32,11 @@ def test_drift_is_split_in_the_reference_heading_frame():
 def test_yaw_error_wraps_and_all_fallen_gives_nan():
     ref = np.array([[root(0.0, 0.0, 0.75, 170.0)], [root(0.0, 0.0, 0.75, 170.0)]])
     robot = np.array([[root(0.0, 0.0, 0.75, -170.0)], [root(0.0, 0.0, 0.75, -150.0)]])
-    r = _tool().drift_at(robot, ref, 0)
+    r = load_tool("drift_report").drift_at(robot, ref, 0)
     assert r["yaw_deg"] == pytest.approx(30.0, abs=1e-6)  # +20 and +40, not -340
     assert r["yaw_deg_std"] == pytest.approx(10.0, abs=1e-6)
     robot[:, :, 2] = 0.2
-    fallen = _tool().drift_at(robot, ref, 0)
+    fallen = load_tool("drift_report").drift_at(robot, ref, 0)
     assert fallen["upright"] == 0.0 and math.isnan(fallen["cross_mm"])
 
 
@@ -57,7 +46,7 @@ def test_torso_yaw_error_is_counted_on_upright_episodes_only():
     # episode 0's torso is 15 degrees left of the reference torso; episode 1 has fallen
     robot_torso = np.radians([[175.0], [90.0]])
     ref_torso = np.radians([[160.0], [0.0]])
-    r = _tool().drift_at(robot, ref, 0, (robot_torso, ref_torso))
+    r = load_tool("drift_report").drift_at(robot, ref, 0, (robot_torso, ref_torso))
     assert r["torso_deg"] == pytest.approx(15.0, abs=1e-6)
     assert r["torso_deg_std"] == 0.0
-    assert "torso_deg" not in _tool().drift_at(robot, ref, 0)
+    assert "torso_deg" not in load_tool("drift_report").drift_at(robot, ref, 0)
