@@ -192,4 +192,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from humimic.errors import HumimicError
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except HumimicError as err:  # a bad override or clip: one line, exit code 2
+        print(f"bench_learning: error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -60,7 +60,7 @@ class TrackingVecEnv(VecEnv):  # type: ignore[misc]
 
     def __init__(self, env: Any, action_bound: float) -> None:
         self.env = env
-        obs = self._numpy(env.get_observations())
+        obs = self.numpy_obs(env.get_observations())
         space = gym.spaces.Dict(
             {k: gym.spaces.Box(-np.inf, np.inf, v.shape[1:], np.float32) for k, v in obs.items()}
         )
@@ -71,7 +71,8 @@ class TrackingVecEnv(VecEnv):  # type: ignore[misc]
         self._actions: np.ndarray | None = None
 
     @staticmethod
-    def _numpy(obs: Any) -> dict[str, np.ndarray]:
+    def numpy_obs(obs: Any) -> dict[str, np.ndarray]:
+        """The env's observation TensorDict as this VecEnv's dict of float32 arrays."""
         return {k: obs[k].cpu().numpy().astype(np.float32) for k in ("actor", "critic")}
 
     def reset(self) -> dict[str, np.ndarray]:
@@ -85,7 +86,7 @@ class TrackingVecEnv(VecEnv):  # type: ignore[misc]
         assert self._actions is not None
         actions = torch.as_tensor(self._actions, dtype=torch.float32, device=self.env.device)
         obs_td, reward, done, extras = self.env.step(actions)
-        obs = self._numpy(obs_td)
+        obs = self.numpy_obs(obs_td)
         done_np = done.cpu().numpy()
         time_out = extras["time_outs"].cpu().numpy()
         infos: list[dict] = [{} for _ in range(self.num_envs)]
@@ -105,7 +106,7 @@ class TrackingVecEnv(VecEnv):  # type: ignore[misc]
         setattr(self, attr_name, value)
 
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kw: Any) -> list:
-        return [getattr(self, method_name)(*args, **kw)]
+        return [getattr(self, method_name)(*args, **kw)] * self.num_envs
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
         return [False] * self.num_envs
@@ -212,7 +213,7 @@ def score(model: SAC, venv: VecNormalize, cfg: Any, clip: Path, episodes: int) -
     ecfg = eval_config(cfg, clip, episodes, noise=True)
 
     def policy(obs: Any) -> torch.Tensor:
-        raw = {k: obs[k].cpu().numpy().astype(np.float32) for k in ("actor", "critic")}
+        raw = TrackingVecEnv.numpy_obs(obs)
         action, _ = model.predict(venv.normalize_obs(raw), deterministic=True)
         return torch.as_tensor(action, dtype=torch.float32)
 
@@ -286,4 +287,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from humimic.errors import HumimicError
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except HumimicError as err:  # a bad override or clip: one line, exit code 2
+        print(f"bench_sac: error: {err}", file=sys.stderr)
+        sys.exit(2)
