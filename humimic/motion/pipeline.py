@@ -143,7 +143,7 @@ class ClipMaker:
             settings=self.settings, human=human,
         )  # fmt: skip
         report["source"]["sha256"] = clip.source_sha256  # hashed once, by make_robot_clip
-        self._assess(clip, report, filter_verdict=filter_result)
+        self.assess(clip, report, filter_verdict=filter_result)
         return clip, report, frames_in
 
     def _convert_robot_clip(
@@ -174,11 +174,11 @@ class ClipMaker:
                 "notes": _import_notes(clip.settings),
             }
         }
-        self._assess(clip, report, filter_verdict=None)
+        self.assess(clip, report, filter_verdict=None)
         return clip, report, clip.num_frames
 
-    def _assess(self, clip: RobotClip, report: dict[str, Any], filter_verdict: Any) -> None:
-        """Feasibility checks and the overall verdict with reasons."""
+    def assess(self, clip: RobotClip, report: dict[str, Any], filter_verdict: Any = None) -> None:
+        """Add the feasibility checks and the overall verdict with reasons to ``report``."""
         from humimic.motion.feasibility import assess_clip
 
         feasibility = assess_clip(clip, self.spec, self.model, self.cfg.feasibility)
