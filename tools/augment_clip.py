@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"augment_clip: error: --out {args.out}: must end in .npz", file=sys.stderr)
         return 2
     from humimic.errors import HumimicError
+    from humimic.motion.augment import check_speed
 
     try:
+        check_speed(args.speed)  # before the clip and the model are loaded
         verdict = augment(args.clip, args.out, mirror=args.mirror, speed=args.speed)
     except HumimicError as err:
         print(f"augment_clip: error: {err}", file=sys.stderr)

@@ -27,7 +27,8 @@ from numpy.typing import NDArray
 from humimic.errors import ConfigError
 from humimic.geometry import quat_np
 from humimic.motion.clip import RobotClip
-from humimic.motion.robot_clip import make_robot_clip
+from humimic.motion.normalize import frame_weights
+from humimic.motion.robot_clip import DEFAULT_VELOCITY_SIGMA_FRAMES, make_robot_clip
 from humimic.robot.lookup import joint_ids
 from humimic.robot.model import default_qpos
 from humimic.robot.spec import RobotSpec
@@ -117,15 +118,14 @@ def retime_clip(clip: RobotClip, spec: RobotSpec, model: mujoco.MjModel, speed: 
     Raises:
         ConfigError: ``speed`` is not a positive finite number or the result has < 2 frames.
     """
-    if not (np.isfinite(speed) and speed > 0):
-        raise ConfigError(f"speed must be a positive number, got {speed}")
+    check_speed(speed)
     # Whole frames within the source's end: a clamped last frame would repeat the one before.
     n = int(np.floor(clip.duration_s / speed * clip.fps + 1e-9)) + 1
     if n < 2 or clip.num_frames < 2:
         raise ConfigError(f"speed {speed}: the clip would have {n} frames (needs >= 2)")
-    x = np.clip(np.arange(n) * speed, 0.0, clip.num_frames - 1)
-    i0 = np.minimum(np.floor(x).astype(np.int64), clip.num_frames - 2)
-    frac = (x - i0)[:, None]
+    x = np.arange(n) * speed
+    i0, weight = frame_weights(x, clip.num_frames)
+    frac = weight[:, None]
 
     def lerp(a: F64) -> F64:
         return (1.0 - frac) * a[i0] + frac * a[i0 + 1]
@@ -135,6 +135,12 @@ def retime_clip(clip: RobotClip, spec: RobotSpec, model: mujoco.MjModel, speed: 
     joints = lerp(_spec_joints(clip, spec))
     return _rebuilt(clip, spec, model, lerp(clip.root_pos_w), quat, joints, contact,
                     {"speed": float(speed)})  # fmt: skip
+
+
+def check_speed(speed: float) -> None:
+    """Raise :class:`ConfigError` unless ``speed`` is a positive finite number."""
+    if not (np.isfinite(speed) and speed > 0):
+        raise ConfigError(f"speed must be a positive number, got {speed}")
 
 
 def _spec_joints(clip: RobotClip, spec: RobotSpec) -> F64:
@@ -155,9 +161,14 @@ def _rebuilt(
     contact: F64,
     step: dict[str, Any],
 ) -> RobotClip:
-    """A clip from the new trajectory, keeping the source's provenance and adding ``step``."""
+    """A clip from the new trajectory, keeping the source's provenance and adding ``step``.
+
+    The report is empty: the source's verdict is not this clip's (``tools/augment_clip.py``
+    assesses it).
+    """
     settings = dict(clip.settings)
     settings["augment"] = [*settings.get("augment", []), step]
+    sigma = settings.get("velocity_sigma_frames", DEFAULT_VELOCITY_SIGMA_FRAMES)
     out = make_robot_clip(
         spec,
         model,
@@ -166,10 +177,9 @@ def _rebuilt(
         joints,
         clip.fps,
         contact_mask=np.ascontiguousarray(contact),
-        velocity_sigma_frames=float(settings.get("velocity_sigma_frames", 2.0)),
-        source_file=clip.source_file,
+        velocity_sigma_frames=float(sigma),
         settings=settings,
-        report=dict(clip.report),
     )
-    out.source_sha256 = clip.source_sha256
+    # The source's provenance as it was recorded (not re-hashed from a file that may be gone).
+    out.source_file, out.source_sha256 = clip.source_file, clip.source_sha256
     return out

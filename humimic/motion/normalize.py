@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from humimic.config.motion_schema import NormalizeCfg
 from humimic.errors import ConfigError
@@ -48,6 +48,18 @@ def select_window(motion: HumanMotion, start_s: float, end_s: float | None) -> H
     )
 
 
+def frame_weights(x: ArrayLike, num_frames: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Linear-interpolation weights for fractional frame positions ``x`` (clamped to the clip).
+
+    Returns:
+        ``i0`` (N,): the frame before each position (``<= num_frames - 2``); ``frac`` (N,):
+        the weight of frame ``i0 + 1``, in [0, 1]. Needs ``num_frames >= 2``.
+    """
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, num_frames - 1)
+    i0 = np.minimum(np.floor(x).astype(np.int64), num_frames - 2)
+    return i0, x - i0
+
+
 def resample(motion: HumanMotion, fps: float, *, exact_fps: bool = False) -> HumanMotion:
     """Resample a motion in time: linear for positions, slerp for ``joint_quat_w``.
 
@@ -72,9 +84,7 @@ def resample(motion: HumanMotion, fps: float, *, exact_fps: bool = False) -> Hum
     else:
         n = max(int(np.floor(duration * fps + 0.5)) + 1, 2)
         t_dst, fps_out = np.linspace(0.0, duration, n), (n - 1) / duration
-    x = np.clip(t_dst * motion.fps, 0.0, motion.num_frames - 1)
-    i0 = np.minimum(np.floor(x).astype(np.int64), motion.num_frames - 2)
-    frac = x - i0
+    i0, frac = frame_weights(t_dst * motion.fps, motion.num_frames)
 
     def lerp(a: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
         if a is None:
