@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 HELP = "turn human motion (BVH, ASF/AMC, AMASS/SMPL, GVHMR, joints) into robot clips"
 EPILOG = """\
 formats are detected from the file. Robot clips from other tools (Unitree LAFAN1 CSV,
-BeyondMimic/mjlab npz, PBHC/ASAP pickles) are converted and assessed too.
+BeyondMimic/mjlab npz, PBHC/ASAP pickles) are converted and assessed too. A humimic clip
+given back (even in place: -o the same file) is re-assessed with this version's checks: its
+motion, provenance and retarget figures stay, its verdict is made afresh.
 
 Any config key can be overridden after the options, e.g.
   humimic retarget walk.bvh -o walk.npz filter.stability_threshold_m=0.15 solver.iterations=20

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import mujoco
 import numpy as np
@@ -20,7 +20,7 @@ from humimic.config.retarget import RetargetCfg
 from humimic.files import file_sha256
 from humimic.motion.clip import RobotClip, save_clip
 from humimic.motion.human import HumanMotion
-from humimic.motion.report import ClipReport, worst
+from humimic.motion.report import ClipReport, clip_report, worst
 from humimic.robot.spec import RobotSpec
 
 
@@ -165,7 +165,11 @@ class ClipMaker:
             clip = robot_formats.read_beyondmimic_npz(source, variant)
         else:
             clip = robot_formats.read_pbhc_pkl(source, variant, trust_pickle=options.trust_pickle)
-        clip.settings = {**clip.settings, **self.settings}
+        earlier = clip_report(clip, str(source)) if fmt == "humimic_clip" else None
+        if earlier is None:
+            clip.settings = {**clip.settings, **self.settings}
+        else:  # the stages that made the motion keep their settings; only the checks rerun
+            clip.settings = {**clip.settings, "feasibility": self.settings["feasibility"]}
         report: dict[str, Any] = {
             "source": {
                 "file": str(source),
@@ -174,7 +178,11 @@ class ClipMaker:
                 "notes": _import_notes(clip.settings),
             }
         }
-        self.assess(clip, report, filter_verdict=None)
+        stored_filter = None
+        if earlier is not None:
+            report = _carried_over(earlier, report["source"])
+            stored_filter = _StoredFilter.of(earlier)
+        self.assess(clip, report, filter_verdict=stored_filter)
         return clip, report, clip.num_frames
 
     def assess(self, clip: RobotClip, report: dict[str, Any], filter_verdict: Any = None) -> None:
@@ -213,6 +221,54 @@ def _plausible_height(height_m: float) -> bool:
     from humimic.motion.io.skeleton import PLAUSIBLE_HEIGHT_M
 
     return PLAUSIBLE_HEIGHT_M[0] <= height_m <= PLAUSIBLE_HEIGHT_M[1]
+
+
+_CARRIED_SECTIONS = ("normalize", "filter", "correct", "contact", "retarget")
+"""What a humimic clip's own report keeps when the clip is given back as input: the stages
+that made its motion, which re-assessment leaves unchanged."""
+
+
+def _carried_over(earlier: ClipReport, given: dict[str, Any]) -> dict[str, Any]:
+    """The report of a humimic clip given back as input, before its checks run again.
+
+    The motion is not retargeted again, so its provenance (the recording it came from) and
+    the stage sections that made it stay; a note names the file that was re-assessed.
+    Feasibility, verdict and reasons are left to :meth:`ClipMaker.assess`.
+
+    Args:
+        earlier: The report stored in the clip.
+        given: The ``source`` entry of the clip file itself (file, format, sha256, notes).
+    """
+    stored = earlier.to_json()
+    note = (
+        f"re-assessed from {given['file']} (humimic clip, sha256 {given['sha256'][:12]}): "
+        "motion unchanged, feasibility and verdict from this version's checks"
+    )
+    source = stored.get("source")
+    if isinstance(source, dict):
+        source = {**source, "notes": [*source.get("notes", []), note]}
+    else:  # a bare label such as "synthetic": the clip file is the source
+        label = [f"the clip's earlier report names its source {source!r}"] if source else []
+        source = {**given, "notes": [*given["notes"], *label, note]}
+    report = {"source": source}
+    report.update({key: stored[key] for key in _CARRIED_SECTIONS if key in stored})
+    return report
+
+
+class _StoredFilter(NamedTuple):
+    """The physics filter's verdict as a clip's report recorded it (what :meth:`ClipMaker.
+    assess` folds into the verdict); reports from before ``severity`` was written grade a
+    passed filter "pass" and a failed one "fail"."""
+
+    severity: str
+    reason: str
+
+    @classmethod
+    def of(cls, report: ClipReport) -> _StoredFilter | None:
+        if report.filter is None:
+            return None
+        passed = "pass" if report.filter.passed else "fail"
+        return cls(str(report.filter.figures.get("severity") or passed), report.filter.reason)
 
 
 def _import_notes(settings: dict[str, Any]) -> list[str]:

@@ -76,13 +76,64 @@ def test_cartwheel_is_flagged(shared_motions: Path, makers: dict[str, ClipMaker]
 def test_robot_clip_round_trips_through_the_pipeline(
     shared_motions: Path, makers: dict[str, ClipMaker], tmp_path: Path
 ) -> None:
-    """A humimic clip given back as input is re-assessed, not retargeted again."""
+    """A humimic clip given back as input is re-assessed, not retargeted again: the motion,
+    its provenance and its stage sections stay, a note names the file re-assessed, and the
+    same checks give the same verdict."""
     maker = makers["g1_23dof_lock_wrist"]
     maker.run(shared_motions / "cmu/bvh/02_01.bvh", tmp_path / "a.npz", InputOptions())
     maker.run(tmp_path / "a.npz", tmp_path / "b.npz", InputOptions())
     a, b = load_clip(tmp_path / "a.npz"), load_clip(tmp_path / "b.npz")
-    np.testing.assert_allclose(a.joint_pos, b.joint_pos)
-    assert b.report["source"]["format"] == "humimic_clip"
+    np.testing.assert_array_equal(a.joint_pos, b.joint_pos)
+    np.testing.assert_array_equal(a.body_pos_w, b.body_pos_w)
+    source = b.report["source"]
+    assert source["format"] == "bvh" and source["sha256"] == a.source_sha256
+    assert source["notes"][-1].startswith(f"re-assessed from {tmp_path / 'a.npz'} (humimic clip")
+    for key in ("normalize", "filter", "correct", "contact", "retarget"):
+        assert b.report[key] == a.report[key], key
+    assert (b.report["verdict"], b.report["reasons"]) == (a.report["verdict"], a.report["reasons"])
+    assert b.report["feasibility"]["checks"] == a.report["feasibility"]["checks"]
+    assert b.settings == a.settings  # the same version made it: nothing to update
+    assert json.loads(report_path_for(tmp_path / "b.npz").read_text()) == b.report
+
+
+def test_reassessing_a_clip_replaces_a_stale_verdict(
+    makers: dict[str, ClipMaker], tmp_path: Path
+) -> None:
+    """A clip whose stored verdict no longer matches the checks (an older version wrote it)
+    gets the checks' verdict; a stored physics-filter failure from before ``severity`` was
+    recorded still fails it, with the stored reason first."""
+    from humimic.motion.clip import save_clip
+    from humimic.testing.synthetic_clips import arm_wave_clip
+
+    clip = arm_wave_clip(seconds=1.0)
+    save_clip(clip, tmp_path / "still.npz")  # report: {"verdict": "pass", "source": "synthetic"}
+    maker = makers["g1_23dof_lock_wrist"]
+    fresh = maker.run(tmp_path / "still.npz", tmp_path / "fresh.npz", InputOptions())
+    report = load_clip(tmp_path / "fresh.npz").report
+    assert report["source"]["file"] == str(tmp_path / "still.npz")
+    assert report["source"]["notes"][0] == "the clip's earlier report names its source 'synthetic'"
+    assert "feasibility" in report and fresh.verdict == report["feasibility"]["verdict"]
+
+    clip.report = {
+        "verdict": "pass",  # stale: the filter below failed
+        "filter": {
+            "passed": False,
+            "reason": "unstable for 1.20 s (limit 0.50 s)",
+            "distance_m": [],
+        },
+        "feasibility": {"verdict": "pass", "reasons": [], "checks": {}},
+    }
+    clip.settings = {"solver": {"iterations": 3}, "feasibility": {"torque_warn_fraction": 9.0}}
+    save_clip(clip, tmp_path / "stale.npz")
+    outcome = maker.run(tmp_path / "stale.npz", tmp_path / "graded.npz", InputOptions())
+    assert outcome.verdict == "fail"
+    assert outcome.reasons[0] == "physics filter: unstable for 1.20 s (limit 0.50 s)"
+    graded = load_clip(tmp_path / "graded.npz")
+    # the solver that made the motion is still on record; the checks' settings are today's
+    assert graded.settings["solver"] == {"iterations": 3}
+    assert graded.settings["feasibility"] == maker.settings["feasibility"]
+    checks = graded.report["feasibility"]["checks"]
+    assert checks.keys() == report["feasibility"]["checks"].keys() and checks
 
 
 def test_units_override_reaches_the_report_and_an_implausible_height_warns(
