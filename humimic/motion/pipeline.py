@@ -165,11 +165,11 @@ class ClipMaker:
             clip = robot_formats.read_beyondmimic_npz(source, variant)
         else:
             clip = robot_formats.read_pbhc_pkl(source, variant, trust_pickle=options.trust_pickle)
-        earlier = clip_report(clip, str(source)) if fmt == "humimic_clip" else None
-        if earlier is None:
-            clip.settings = {**clip.settings, **self.settings}
-        else:  # the stages that made the motion keep their settings; only the checks rerun
+        own = fmt == "humimic_clip"
+        if own:  # the stages that made the motion keep their settings; only the checks rerun
             clip.settings = {**clip.settings, "feasibility": self.settings["feasibility"]}
+        else:
+            clip.settings = {**clip.settings, **self.settings}
         report: dict[str, Any] = {
             "source": {
                 "file": str(source),
@@ -178,6 +178,9 @@ class ClipMaker:
                 "notes": _import_notes(clip.settings),
             }
         }
+        earlier, unreadable = _stored_report(clip, source) if own else (None, None)
+        if unreadable:
+            report["source"]["notes"].append(unreadable)
         stored_filter = None
         if earlier is not None:
             report = _carried_over(earlier, report["source"])
@@ -226,6 +229,17 @@ def _plausible_height(height_m: float) -> bool:
 _CARRIED_SECTIONS = ("normalize", "filter", "correct", "contact", "retarget")
 """What a humimic clip's own report keeps when the clip is given back as input: the stages
 that made its motion, which re-assessment leaves unchanged."""
+
+
+def _stored_report(clip: RobotClip, source: Path) -> tuple[ClipReport | None, str | None]:
+    """A humimic clip's own report (None: it has none), or why it could not be read: a
+    damaged report does not stop the re-assessment that replaces it."""
+    from humimic.errors import InputFileError
+
+    try:
+        return clip_report(clip, str(source)), None
+    except InputFileError as err:
+        return None, f"the clip's stored report could not be read ({err}); assessed afresh"
 
 
 def _carried_over(earlier: ClipReport, given: dict[str, Any]) -> dict[str, Any]:

@@ -152,3 +152,23 @@ def test_units_override_reaches_the_report_and_an_implausible_height_warns(
     assert meta["height_m"] == pytest.approx(0.45 * 1.4, abs=0.01)
     assert outcome.verdict == "warn"
     assert any("check its unit" in r for r in outcome.reasons), outcome.reasons
+
+
+def test_a_damaged_stored_report_is_replaced_not_fatal(
+    makers: dict[str, ClipMaker], tmp_path: Path
+) -> None:
+    """Re-assessment is how a clip's report is repaired, so a damaged one is noted and
+    replaced rather than refused."""
+    from humimic.motion.clip import save_clip
+    from humimic.testing.synthetic_clips import arm_wave_clip
+
+    clip = arm_wave_clip(seconds=1.0)
+    clip.report = {"verdict": "maybe"}
+    save_clip(clip, tmp_path / "damaged.npz")
+    outcome = makers["g1_23dof_lock_wrist"].run(
+        tmp_path / "damaged.npz", tmp_path / "repaired.npz", InputOptions()
+    )
+    report = load_clip(tmp_path / "repaired.npz").report
+    note = report["source"]["notes"][-1]
+    assert note.startswith("the clip's stored report could not be read (") and "maybe" in note
+    assert outcome.verdict == report["feasibility"]["verdict"] == report["verdict"]
