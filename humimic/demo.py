@@ -35,7 +35,7 @@ DEMO_ITERATIONS = 60
 DEMO_NUM_ENVS = 128
 """The demo's run: 60 x 128 x 24 = 184,320 samples of the ``cpu`` preset (25 Hz) with five
 learning epochs:
-the crouch from E_mpbpe 141 mm (untrained) to 27 mm, every evaluation episode succeeding,
+the crouch from E_mpbpe 141 mm (untrained) to 28.7 mm, every evaluation episode succeeding,
 sim-to-sim gate passed (at the former 50 Hz preset: 136 -> 42 mm, 2.5 minutes on 2 quiet
 cores). A walk needs far more (docs/training.md)."""
 LEARNING_TAGS = (

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from humimic.config.retarget import RetargetCfg
+from humimic.errors import InputFileError
 from humimic.files import file_sha256
 from humimic.motion.clip import RobotClip, save_clip
 from humimic.motion.human import HumanMotion
@@ -150,7 +151,6 @@ class ClipMaker:
         self, source: Path, fmt: str, options: InputOptions
     ) -> tuple[RobotClip, dict, int]:
         """Robot clips from other tools: convert by joint name, then assess."""
-        from humimic.errors import InputFileError
         from humimic.motion.clip import load_clip
         from humimic.motion.io import robot_formats
 
@@ -234,8 +234,6 @@ that made its motion, which re-assessment leaves unchanged."""
 def _stored_report(clip: RobotClip, source: Path) -> tuple[ClipReport | None, str | None]:
     """A humimic clip's own report (None: it has none), or why it could not be read: a
     damaged report does not stop the re-assessment that replaces it."""
-    from humimic.errors import InputFileError
-
     try:
         return clip_report(clip, str(source)), None
     except InputFileError as err:
