@@ -47,6 +47,9 @@ LEARNING_TAGS = (
     "/Progress/reward_per_step",
 )
 """Training-log series the demo reports (start vs end of the run)."""
+EVAL_KEYS = ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "episode_length_ratio", "success_rate",
+             "upright_rate")  # fmt: skip
+"""Evaluation figures the demo reports, untrained and trained."""
 
 
 @dataclass
@@ -234,12 +237,17 @@ def train_stages(
     print("[4/5] evaluate (PBHC metrics from phase 0), untrained vs trained", flush=True)
     before = evaluate(untrained, episodes=2, video=False, out_dir=out_dir / "eval_untrained")
     metrics_path = evaluate(run_dir, episodes=2, video=video, out_dir=out_dir / "eval")
-    keys = ("E_g_mpbpe", "E_mpbpe", "E_mpjpe", "episode_length_ratio", "success_rate")
     was, now = json.loads(before.read_text()), json.loads(metrics_path.read_text())
-    pairs = {k: {"untrained": was[k]["mean"], "trained": now[k]["mean"]} for k in keys if k in now}
+    pairs = {k: {"untrained": was[k]["mean"], "trained": now[k]["mean"]} for k in EVAL_KEYS}
     result.figures["eval"] = pairs
     for key, pair in pairs.items():
         print(f"      {key}: {pair['untrained']:.4g} -> {pair['trained']:.4g}")
+    if video:
+        upright = now["per_episode"]["upright"][0] == 1.0
+        print(
+            "      in the video (episode 0) the robot "
+            + ("stays upright to the clip's end" if upright else "falls before the clip's end")
+        )
     result.artifacts += [before, metrics_path]
 
     print("[5/5] export the controller and run the sim-to-sim gate", flush=True)

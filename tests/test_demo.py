@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from humimic.cli.main import main
-from humimic.demo import DEFAULT_CLIP, LEARNING_TAGS
+from humimic.demo import DEFAULT_CLIP, EVAL_KEYS, LEARNING_TAGS
 
 
 def test_demo_writes_every_stage(tmp_path: Path) -> None:
@@ -18,6 +18,7 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
     assert all(v["stands"] for v in figures["robot"].values())
     assert figures["clip"]["verdict"] == "pass"
     assert set(figures["training"]) == set(LEARNING_TAGS)
+    assert set(figures["eval"]) == set(EVAL_KEYS)
     assert figures["eval"]["episode_length_ratio"]["untrained"] > 0
     for name in ("training_curves.png", "eval/metrics.json", "eval_untrained/metrics.json",
                  "controller/controller.onnx", DEFAULT_CLIP.name, "run/model_0.pt",
