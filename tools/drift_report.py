@@ -12,6 +12,11 @@ with a steady yaw error means it walks off course because it faces the wrong way
 error of the pelvis at one instant includes the reference pelvis's own gait swing (±26°
 about the course on CMU 02_01; its torso: ±9°), so read it across the four times, or read
 the torso's.
+
+A last table says how the feet moved over the whole clip, robot against reference, on the
+episodes upright throughout: ground-plane path length, net displacement and highest lift
+above the foot's lowest point. A robot that drifts with its feet barely lifted is sliding
+or shuffling, not stepping.
 """
 
 from __future__ import annotations
@@ -78,6 +83,39 @@ def drift_at(
     return out
 
 
+def foot_travel(body_pos_w: np.ndarray, feet: list[int], upright: np.ndarray) -> dict[str, float]:
+    """How far the feet went over the clip, mean over the feet and the upright episodes.
+
+    Args:
+        body_pos_w: (E, T, B, 3) body positions, m, world (z up).
+        feet: Rows of the foot bodies in the body axis.
+        upright: (E,) bool, the episodes that count.
+
+    Returns:
+        ``path_mm`` (ground-plane path length), ``net_mm`` (ground-plane distance from the
+        first to the last frame) and ``lift_mm`` (highest minus lowest height); NaN where
+        no episode counts.
+    """
+    if not upright.any():
+        return {"path_mm": float("nan"), "net_mm": float("nan"), "lift_mm": float("nan")}
+    p = body_pos_w[upright][:, :, feet]  # (E', T, F, 3)
+    path = np.linalg.norm(np.diff(p[..., :2], axis=1), axis=-1).sum(axis=1)
+    net = np.linalg.norm(p[:, -1, :, :2] - p[:, 0, :, :2], axis=-1)
+    lift = p[..., 2].max(axis=1) - p[..., 2].min(axis=1)
+    return {"path_mm": float(path.mean() * 1000.0), "net_mm": float(net.mean() * 1000.0),
+            "lift_mm": float(lift.mean() * 1000.0)}  # fmt: skip
+
+
+def _print_feet(rec: dict[str, np.ndarray], feet: list[int]) -> None:
+    """The feet table of the upright episodes, robot against reference."""
+    upright = (rec["robot_root"][:, :, 2] > FALL_HEIGHT_M).all(axis=1)
+    print(f"\nfeet over the clip ({int(upright.sum())} episodes upright throughout)")
+    print(f"{'':>9} {'path mm':>8} {'net mm':>8} {'lift mm':>8}")
+    for who, key in (("robot", "robot_body"), ("reference", "ref_body")):
+        r = foot_travel(rec[key], feet, upright)
+        print(f"{who:>9} {r['path_mm']:8.0f} {r['net_mm']:8.0f} {r['lift_mm']:8.0f}")
+
+
 def main(argv: list[str]) -> int:
     """Print the drift table; exit code 2 on bad input."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -105,6 +143,8 @@ def main(argv: list[str]) -> int:
         r = drift_at(robot, ref, round(frac * last), torso)
         cells = [f"{r[k]:+6.{p}f} ±{r[k + '_std']:4.{p}f}" for k, p in COLUMNS]
         print(f"{frac:5.2f} {r['upright']:7.2f} {r['error_mm']:8.0f} " + " ".join(cells))
+    feet = rollout.env.layout.groups["feet"].tolist()
+    _print_feet(rec, feet)
     return 0
 
 

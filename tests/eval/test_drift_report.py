@@ -50,3 +50,17 @@ def test_torso_yaw_error_is_counted_on_upright_episodes_only():
     assert r["torso_deg"] == pytest.approx(15.0, abs=1e-6)
     assert r["torso_deg_std"] == 0.0
     assert "torso_deg" not in load_tool("drift_report").drift_at(robot, ref, 0)
+
+
+def test_foot_travel_counts_path_net_and_lift_on_upright_episodes():
+    # one foot (row 1) over three frames: 0.3 m east, then 0.4 m north, lifted 5 cm in the
+    # middle; path 0.7 m, net 0.5 m. Episode 1 (fallen) would add 10 m and is ignored.
+    t = np.zeros((2, 3, 2, 3))
+    t[0, :, 1] = [[0.0, 0.0, 0.05], [0.3, 0.0, 0.10], [0.3, 0.4, 0.05]]
+    t[1, :, 1] = [[0.0, 0.0, 0.05], [10.0, 0.0, 0.05], [10.0, 0.0, 0.05]]
+    r = load_tool("drift_report").foot_travel(t, [1], np.array([True, False]))
+    assert r["path_mm"] == pytest.approx(700.0, abs=1e-6)
+    assert r["net_mm"] == pytest.approx(500.0, abs=1e-6)
+    assert r["lift_mm"] == pytest.approx(50.0, abs=1e-6)
+    none = load_tool("drift_report").foot_travel(t, [1], np.array([False, False]))
+    assert math.isnan(none["path_mm"])
