@@ -113,6 +113,9 @@ class AlgoCfg:
     value_loss_coef: float = 1.0
     max_grad_norm: float = 1.0
     init_std: float = 0.8
+    noise_invariance_coef: float = 0.0
+    """Weight of the actor's sensor-noise invariance loss (0: off;
+    :mod:`humimic.train.noise_invariance`)."""
     actor_hidden_dims: list[int] = field(default_factory=lambda: [512, 256, 128])
     critic_hidden_dims: list[int] = field(default_factory=lambda: [768, 512, 128])
     activation: str = "elu"
@@ -130,6 +133,7 @@ class AlgoCfg:
             check_range(f"algo.{key}", getattr(self, key), 0.0, low_open=True)
         check_range("algo.gamma", self.gamma, 0.0, 1.0, low_open=True)
         check_range("algo.lam", self.lam, 0.0, 1.0)
+        check_range("algo.noise_invariance_coef", self.noise_invariance_coef, 0.0)
         check_range("algo.entropy_coef", self.entropy_coef, 0.0)
         check_range("algo.value_loss_coef", self.value_loss_coef, 0.0)
         for key in ("actor_hidden_dims", "critic_hidden_dims"):

@@ -75,6 +75,16 @@ class ObservationGroup:
             [torch.full((self.dims[k],), float(v), device=self.device) for k, v in values.items()]
         )
 
+    def noise_half_widths(self) -> Tensor:
+        """(dim,) half-width of the uniform sensor noise in each column of the group's vector,
+        after scaling (history columns carry the noise of the frame they hold); zeros where
+        a term is noiseless or the noise is off."""
+        if self.noise is None:
+            return torch.zeros(self.dim, device=self.device)
+        current = self.noise * self.scale
+        history = current[self._hist_cols].repeat(self.cfg.history_length)
+        return torch.cat((current, history))
+
     def layout(self) -> list[ObsSlice]:
         """Term slices of the vector, current terms then history frames."""
         out, start = [], 0

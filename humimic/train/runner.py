@@ -37,6 +37,7 @@ from humimic.train.distributed import (
     share_machine,
     update_threads,
 )
+from humimic.train.noise_invariance import symmetry_cfg
 from humimic.train.ppo import SplitRatePPO
 from humimic.train.prior import BUILTIN, resolve_init_from, start_from
 from humimic.train.progress import ProgressBar, TrainingLogger
@@ -83,6 +84,7 @@ def rsl_train_cfg(algo: AlgoCfg, save_interval: int) -> dict[str, Any]:
             "value_loss_coef": algo.value_loss_coef,
             "clip_param": algo.clip_param,
             "use_clipped_value_loss": True,
+            "symmetry_cfg": symmetry_cfg(algo.noise_invariance_coef),
         },
     }
 

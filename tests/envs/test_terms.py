@@ -224,3 +224,17 @@ def test_bind_names_the_term_and_key() -> None:
         bind("reward", "task.rewards.x", "body_pos_error", {"bodys": "feet"})
     with pytest.raises(ConfigError, match=r"task.observations.actor.terms.y: unknown observation"):
         bind("observation", "task.observations.actor.terms.y", "nope", {})
+
+
+def test_noise_half_widths_follow_scale_and_history() -> None:
+    d = make_data()
+    cfg = ObsGroupCfg(
+        terms={"ref_motion_phase": ObsTermCfg(noise=0.1, scale=2.0), "actions": ObsTermCfg()},
+        history_length=2,
+        history_terms=["ref_motion_phase"],
+    )
+    widths = ObservationGroup("actor", cfg, d, noise=True).noise_half_widths()
+    # phase: 0.1 before a scale of 2 -> 0.2; actions noiseless; two history frames of phase
+    assert widths.tolist() == pytest.approx([0.2] + [0.0] * J + [0.2, 0.2])
+    quiet = ObservationGroup("actor", cfg, d, noise=False).noise_half_widths()
+    assert quiet.tolist() == [0.0] * (1 + J + 2)
